@@ -1,0 +1,147 @@
+"""The recorded history: the one interface between a run and its analysis.
+
+See ``docs/history.md`` for the tables and their columns.  Analysis code reads
+only a :class:`History`; it never touches a live simulation, so a history saved
+to disk (:func:`save`) and loaded again (:func:`load`) gives the same numbers.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+OPS_COLUMNS = {
+    "index": "int64",
+    "process": "int64",
+    "op": "str",
+    "key": "int64",
+    "invoke_s": "float64",
+    "complete_s": "float64",
+    "status": "str",
+    "version": "int64",
+    "served_by": "str",
+    "node": "str",
+    "error": "str",
+}
+TRUTH_COLUMNS = {"key": "int64", "version": "int64", "commit_s": "float64", "source": "str"}
+COPIES_COLUMNS = {
+    "time_s": "float64",
+    "copy": "str",
+    "key": "int64",
+    "version": "int64",
+    "change": "str",
+}
+COPY_INFO_COLUMNS = {
+    "copy": "str",
+    "component": "str",
+    "kind": "str",
+    "source": "str",
+    "initial": "str",
+    "learns_stale_by": "str",
+}
+FAULTS_COLUMNS = {
+    "fault": "str",
+    "kind": "str",
+    "start_s": "float64",
+    "end_s": "float64",
+    "targets": "str",
+}
+
+TABLES = {
+    "ops": OPS_COLUMNS,
+    "truth": TRUTH_COLUMNS,
+    "copies": COPIES_COLUMNS,
+    "copy_info": COPY_INFO_COLUMNS,
+    "faults": FAULTS_COLUMNS,
+}
+
+#: A version of -1 means "nothing": an empty copy, or an operation whose
+#: version is unknown.
+NOTHING = -1
+
+
+def conform(table: str, frame: pd.DataFrame) -> pd.DataFrame:
+    """Return ``frame`` with exactly the columns and dtypes of ``table``.
+
+    Missing string columns are filled with ``""``; any other missing column is
+    an error, because the analysis cannot guess it.
+    """
+    columns = TABLES[table]
+    frame = frame.copy()
+    for name, dtype in columns.items():
+        if name not in frame.columns:
+            if dtype != "str":
+                raise ValueError(f"history table {table!r} lacks column {name!r}")
+            frame[name] = ""
+    frame = frame[list(columns)]
+    for name, dtype in columns.items():
+        if dtype == "str":
+            frame[name] = frame[name].fillna("").astype(str).astype(object)
+        else:
+            frame[name] = frame[name].astype(dtype)
+    return frame.reset_index(drop=True)
+
+
+def empty(table: str) -> pd.DataFrame:
+    """An empty table with the right columns and dtypes."""
+    return conform(table, pd.DataFrame({c: [] for c in TABLES[table]}))
+
+
+@dataclass
+class History:
+    """What a run recorded: client operations, truth, copy changes, faults."""
+
+    ops: pd.DataFrame
+    truth: pd.DataFrame
+    copies: pd.DataFrame
+    copy_info: pd.DataFrame
+    faults: pd.DataFrame
+    meta: dict = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        for table in TABLES:
+            setattr(self, table, conform(table, getattr(self, table)))
+        self.meta.setdefault("duration_s", _latest_time(self))
+
+    @property
+    def duration_s(self) -> float:
+        """Length of the run in simulated seconds."""
+        return float(self.meta["duration_s"])
+
+
+def _latest_time(history: History) -> float:
+    times = [0.0]
+    for frame, column in (
+        (history.ops, "complete_s"),
+        (history.truth, "commit_s"),
+        (history.copies, "time_s"),
+        (history.faults, "end_s"),
+    ):
+        if len(frame):
+            times.append(float(frame[column].max()))
+    return max(times)
+
+
+def save(history: History, folder: str | Path) -> None:
+    """Write the history tables as CSV files and ``history.json`` into ``folder``."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    for table in TABLES:
+        getattr(history, table).to_csv(folder / f"{table}.csv", index=False, lineterminator="\n")
+    (folder / "history.json").write_text(json.dumps(history.meta, indent=2, sort_keys=True) + "\n")
+
+
+def load(folder: str | Path) -> History:
+    """Read a history written by :func:`save`."""
+    folder = Path(folder)
+    frames = {}
+    for table, columns in TABLES.items():
+        dtypes = {c: (object if d == "str" else d) for c, d in columns.items()}
+        frames[table] = pd.read_csv(
+            folder / f"{table}.csv", dtype=dtypes, keep_default_na=False, na_values=[]
+        )
+    meta = json.loads((folder / "history.json").read_text())
+    return History(meta=meta, **frames)
