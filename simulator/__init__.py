@@ -1,3 +1,46 @@
-"""Sediment: a distributed-state fault-injection simulator."""
+"""Sediment: a distributed-state fault-injection simulator.
+
+    >>> import simulator
+    >>> result = simulator.run("scenarios/partition.yaml", seed=7, workload__rate=50)
+    >>> result.summary["reads"]["stale"]       # doctest: +SKIP
+    >>> result.windows                          # a pandas DataFrame
+
+See ``docs/history.md`` for the recorded tables and ``README.md`` for the rest.
+"""
+
+from __future__ import annotations
 
 __version__ = "0.1.0"
+
+from .errors import ScenarioError, SedimentError  # noqa: E402
+from .history import History, load as load_history  # noqa: E402
+
+
+def load(source, overrides=(), **values):
+    """Load and validate a scenario (path, YAML text file or dict) without running it."""
+    from .scenario import load as load_scenario
+    return load_scenario(source, overrides, **values)
+
+
+def run(scenario, seed: int | None = None, *, overrides=(), progress=None, **values):
+    """Run a scenario and return a :class:`~simulator.result.Result`.
+
+    ``scenario`` is a path, a dict or a loaded scenario; ``seed`` defaults to
+    the scenario's own.  Any scenario value can be overridden by keyword with
+    ``__`` between the parts of its path (``workload__rate=500``) or with
+    ``overrides=["workload.rate=500"]``.
+    """
+    from .result import Result
+    from .world import simulate
+    loaded = load(scenario, overrides, **values)
+    return Result(simulate(loaded, seed, progress), loaded)
+
+
+def analyse(history):
+    """A :class:`~simulator.result.Result` for a saved or hand-made history."""
+    from .result import Result
+    return Result(history)
+
+
+__all__ = ["History", "ScenarioError", "SedimentError", "analyse", "load", "load_history",
+           "run", "__version__"]

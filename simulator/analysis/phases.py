@@ -1,0 +1,132 @@
+"""Availability and stale reads, overall and before, during and after each fault.
+
+Availability (yield) is the fraction of client operations that completed
+``ok``.  The stale fraction is the share of ``ok`` reads that were stale.  An
+operation belongs to the phase in which it was *invoked*:
+
+- ``overall``: every operation, nominally ``[0, duration]``;
+- ``before <fault>``: invoked in ``[0, start_s)``;
+- ``during <fault>``: invoked in ``[start_s, end_s)``;
+- ``after <fault>``: invoked at or after ``end_s`` (nominally up to the duration).
+
+Counting is vectorised: cumulative counts over operations sorted by invoke
+time, read at the phase bounds with ``searchsorted``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from simulator.analysis.stale import stale_reads
+from simulator.history import History
+
+PHASE_COLUMNS = [
+    "name",
+    "fault",
+    "start_s",
+    "end_s",
+    "ops",
+    "ok",
+    "fail",
+    "info",
+    "availability",
+    "reads_ok",
+    "stale",
+    "stale_fraction",
+]
+
+STATUSES = ("ok", "fail", "info")
+
+
+def ratio(numerator: np.ndarray, denominator: np.ndarray) -> np.ndarray:
+    """``numerator / denominator`` as floats, NaN where the denominator is 0."""
+    numerator = np.asarray(numerator, dtype=np.float64)
+    denominator = np.asarray(denominator, dtype=np.float64)
+    out = np.full(numerator.shape, np.nan)
+    np.divide(numerator, denominator, out=out, where=denominator > 0)
+    return out
+
+
+def _phase_bounds(history: History) -> pd.DataFrame:
+    """One row per phase: its name, fault, nominal bounds and the invoke range it counts."""
+    faults = history.faults
+    duration = history.duration_s
+    names, fault, start, end = ["overall"], [""], [0.0], [duration]
+    low, high = [-np.inf], [np.inf]
+    for name, fault_start, fault_end in zip(faults["fault"], faults["start_s"], faults["end_s"]):
+        names += [f"before {name}", f"during {name}", f"after {name}"]
+        fault += [name] * 3
+        start += [0.0, fault_start, fault_end]
+        end += [fault_start, fault_end, duration]
+        low += [-np.inf, fault_start, fault_end]
+        high += [fault_start, fault_end, np.inf]
+    return pd.DataFrame(
+        {"name": names, "fault": fault, "start_s": start, "end_s": end, "low": low, "high": high}
+    )
+
+
+def _count_between(times: np.ndarray, flags: dict[str, np.ndarray], low: np.ndarray, high: np.ndarray) -> dict:
+    """For each ``[low, high)``, how many times fall inside, and how many of each flag."""
+    order = np.argsort(times, kind="stable")
+    times = times[order]
+    lo = np.searchsorted(times, low, side="left")
+    hi = np.searchsorted(times, high, side="left")
+    counts = {"all": hi - lo}
+    for name, flag in flags.items():
+        cumulative = np.r_[0, np.cumsum(flag[order], dtype=np.int64)]
+        counts[name] = cumulative[hi] - cumulative[lo]
+    return counts
+
+
+def phases(history: History, stale: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Availability and stale fraction per phase (see the module docstring).
+
+    ``stale`` is the output of :func:`stale_reads`, computed if not given.
+    """
+    if stale is None:
+        stale = stale_reads(history)
+    bounds = _phase_bounds(history)
+    low, high = bounds["low"].to_numpy(), bounds["high"].to_numpy()
+
+    status = history.ops["status"].to_numpy(object)
+    ops = _count_between(
+        history.ops["invoke_s"].to_numpy(np.float64), {s: status == s for s in STATUSES}, low, high
+    )
+    reads = _count_between(
+        stale["invoke_s"].to_numpy(np.float64), {"stale": stale["stale"].to_numpy(bool)}, low, high
+    )
+
+    table = bounds[["name", "fault", "start_s", "end_s"]].copy()
+    table["ops"] = ops["all"].astype(np.int64)
+    for s in STATUSES:
+        table[s] = ops[s].astype(np.int64)
+    table["availability"] = ratio(ops["ok"], ops["all"])
+    table["reads_ok"] = reads["all"].astype(np.int64)
+    table["stale"] = reads["stale"].astype(np.int64)
+    table["stale_fraction"] = ratio(reads["stale"], reads["all"])
+    return table[PHASE_COLUMNS]
+
+
+def availability(history: History) -> float:
+    """Fraction of all client operations that completed ``ok`` (NaN with no operations)."""
+    status = history.ops["status"]
+    return float(ratio(np.array([(status == "ok").sum()]), np.array([len(status)]))[0])
+
+
+def availability_by(history: History, column: str) -> pd.DataFrame:
+    """Operations and availability per value of an ``ops`` column (``node``, ``op``, ``process``...).
+
+    Columns: ``column``, ``ops``, ``ok``, ``fail``, ``info``, ``availability``;
+    one row per value, sorted by value.
+    """
+    ops = history.ops
+    if column not in ops.columns:
+        raise ValueError(f"ops has no column {column!r}; choose one of {list(ops.columns)}")
+    flags = pd.DataFrame({s: (ops["status"] == s).to_numpy(np.int64) for s in STATUSES})
+    flags.insert(0, "ops", 1)
+    flags.insert(0, column, ops[column].to_numpy())
+    table = flags.groupby(column, sort=True).sum().reset_index()
+    table = table.astype({c: np.int64 for c in ("ops", *STATUSES)})
+    table["availability"] = ratio(table["ok"], table["ops"])
+    return table

@@ -1,0 +1,144 @@
+"""Stale and phantom reads: each ``ok`` read held against the truth it could have seen.
+
+A read of version ``v`` invoked at ``t`` is *stale* when a version newer than
+``v`` was committed strictly before ``t``; it *missed* every such version, and
+its staleness in time is ``t`` minus the commit time of the first one it missed.
+A read is a *phantom* when it returned a version ``> 0`` that the truth never
+committed for that key.  Version 0 is committed implicitly at time 0.
+
+Everything is vectorised: per-key look-ups are ``searchsorted`` calls on
+integer codes that put ``(key, commit time)`` or ``(key, version)`` in one
+sort order.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from simulator.history import History
+
+STALE_COLUMNS = [
+    "index",
+    "key",
+    "invoke_s",
+    "version",
+    "served_by",
+    "latest",
+    "stale",
+    "missed_versions",
+    "staleness_s",
+    "phantom",
+]
+
+
+@dataclass(frozen=True)
+class Truth:
+    """The truth timeline sorted by key, then commit time (so also by version)."""
+
+    key: np.ndarray
+    version: np.ndarray
+    commit_s: np.ndarray
+
+    @classmethod
+    def of(cls, history: History) -> "Truth":
+        truth = history.truth
+        key = truth["key"].to_numpy(np.int64)
+        version = truth["version"].to_numpy(np.int64)
+        commit_s = truth["commit_s"].to_numpy(np.float64)
+        order = np.lexsort((version, commit_s, key))
+        return cls(key[order], version[order], commit_s[order])
+
+    def __len__(self) -> int:
+        return len(self.key)
+
+    def first_of(self, keys: np.ndarray) -> np.ndarray:
+        """Position of each key's first commit (or where it would be)."""
+        return np.searchsorted(self.key, keys, side="left")
+
+    def _version_codes(self, keys: np.ndarray, versions: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Integer codes ordering ``(key, version)`` pairs, for the truth and for the query."""
+        universe = np.unique(np.concatenate([self.key, keys]))
+        span = int(max(self.version.max(initial=0), versions.max(initial=0))) + 2
+        truth_codes = np.searchsorted(universe, self.key) * span + (self.version + 1)
+        query_codes = np.searchsorted(universe, keys) * span + (versions + 1)
+        return truth_codes, query_codes
+
+    def first_newer(self, keys: np.ndarray, versions: np.ndarray) -> np.ndarray:
+        """Position of the first commit of each key with a version newer than ``versions``.
+
+        Where the key has no newer version the position is the end of its block.
+        """
+        truth_codes, query_codes = self._version_codes(keys, versions)
+        return np.searchsorted(truth_codes, query_codes, side="right")
+
+    def committed(self, keys: np.ndarray, versions: np.ndarray) -> np.ndarray:
+        """Whether the truth ever committed each ``(key, version)``; version 0 always is."""
+        truth_codes, query_codes = self._version_codes(keys, versions)
+        at = np.searchsorted(truth_codes, query_codes, side="left")
+        found = np.zeros(len(keys), dtype=bool)
+        inside = at < len(truth_codes)
+        found[inside] = truth_codes[at[inside]] == query_codes[inside]
+        return found | (versions == 0)
+
+    def count_before(self, keys: np.ndarray, times: np.ndarray) -> np.ndarray:
+        """Position just past each key's last commit strictly before ``times``."""
+        universe = np.unique(np.concatenate([self.key, keys]))
+        instants = np.unique(np.concatenate([self.commit_s, times]))
+        span = len(instants) + 1
+        truth_codes = np.searchsorted(universe, self.key) * span + np.searchsorted(instants, self.commit_s)
+        query_codes = np.searchsorted(universe, keys) * span + np.searchsorted(instants, times)
+        return np.searchsorted(truth_codes, query_codes, side="left")
+
+
+def ok_reads(history: History) -> pd.DataFrame:
+    """The client operations that read and completed ``ok``."""
+    ops = history.ops
+    return ops[(ops["op"] == "read") & (ops["status"] == "ok")]
+
+
+def stale_reads(history: History) -> pd.DataFrame:
+    """One row per ``ok`` read with its staleness against the truth.
+
+    Columns: ``index``, ``key``, ``invoke_s``, ``version``, ``served_by``,
+    ``latest`` (latest version committed strictly before the invoke, 0 if
+    none), ``stale``, ``missed_versions``, ``staleness_s`` (NaN when not
+    stale) and ``phantom``.
+    """
+    reads = ok_reads(history)
+    keys = reads["key"].to_numpy(np.int64)
+    invoke_s = reads["invoke_s"].to_numpy(np.float64)
+    versions = reads["version"].to_numpy(np.int64)
+
+    truth = Truth.of(history)
+    # Sentinels so that positions one past the end (or -1) can be indexed safely.
+    truth_versions = np.append(truth.version, 0)
+    truth_commit_s = np.append(truth.commit_s, np.nan)
+
+    first = truth.first_of(keys)
+    before = truth.count_before(keys, invoke_s)
+    newer = truth.first_newer(keys, versions)
+
+    latest = np.where(before > first, truth_versions[before - 1], 0)
+    missed = np.maximum(before - newer, 0)
+    stale = missed > 0
+    staleness_s = np.where(stale, invoke_s - truth_commit_s[newer], np.nan)
+    phantom = (versions > 0) & ~truth.committed(keys, versions)
+
+    return pd.DataFrame(
+        {
+            "index": reads["index"].to_numpy(np.int64),
+            "key": keys,
+            "invoke_s": invoke_s,
+            "version": versions,
+            "served_by": reads["served_by"].to_numpy(object),
+            "latest": latest.astype(np.int64),
+            "stale": stale,
+            "missed_versions": missed.astype(np.int64),
+            "staleness_s": staleness_s.astype(np.float64),
+            "phantom": phantom,
+        },
+        columns=STALE_COLUMNS,
+    )

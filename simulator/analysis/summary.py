@@ -1,0 +1,149 @@
+"""The headline numbers of a run, as a JSON-ready dict.
+
+Every value is a plain ``int``, ``float``, ``str``, ``bool`` or ``None`` (never
+NaN), so ``json.dumps(summary(h), allow_nan=False)`` works.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+
+from simulator.analysis.phases import STATUSES, availability, phases as phase_table
+from simulator.analysis.stale import stale_reads
+from simulator.analysis.windows import windows as window_table
+from simulator.history import History
+
+
+def plain(value):
+    """A numpy or Python scalar as a plain Python value; NaN and infinities become ``None``."""
+    if value is None:
+        return None
+    if isinstance(value, (bool, np.bool_)):
+        return bool(value)
+    if isinstance(value, (int, np.integer)):
+        return int(value)
+    if isinstance(value, (float, np.floating)):
+        value = float(value)
+        return value if math.isfinite(value) else None
+    if isinstance(value, str):
+        return value
+    return value
+
+
+def _percentile(values: np.ndarray, q: float):
+    return plain(np.percentile(values, q)) if len(values) else None
+
+
+def _status_counts(ops: pd.DataFrame) -> dict:
+    counts = {"total": len(ops)}
+    counts.update({s: int((ops["status"] == s).sum()) for s in STATUSES})
+    return counts
+
+
+def time_divergent_s(windows: pd.DataFrame) -> float:
+    """Length of the union of the windows' intervals: time with at least one key divergent."""
+    if len(windows) == 0:
+        return 0.0
+    order = np.argsort(windows["start_s"].to_numpy(), kind="stable")
+    start = windows["start_s"].to_numpy(np.float64)[order]
+    end = windows["end_s"].to_numpy(np.float64)[order]
+    reach = np.maximum.accumulate(end)
+    # A new stretch begins where a window starts after everything before it ended.
+    begins = np.flatnonzero(np.r_[True, start[1:] > reach[:-1]])
+    return float(np.sum(np.maximum.reduceat(end, begins) - start[begins]))
+
+
+def _window_summary(history: History, windows: pd.DataFrame) -> dict:
+    durations = windows["duration_s"].to_numpy(np.float64)
+    by_copy = {}
+    copies = list(dict.fromkeys([*history.copy_info["copy"], *sorted(set(windows["copy"]))]))
+    grouped = dict(tuple(windows.groupby("copy", sort=False))) if len(windows) else {}
+    for copy in copies:
+        mine = grouped.get(copy, windows.iloc[:0])
+        by_copy[str(copy)] = {
+            "count": int(len(mine)),
+            "behind": int((mine["kind"] == "behind").sum()),
+            "phantom": int((mine["kind"] == "phantom").sum()),
+            "open_at_end": int(mine["open"].sum()),
+            "max_s": plain(mine["duration_s"].max()) if len(mine) else None,
+            "time_divergent_s": time_divergent_s(mine),
+        }
+    return {
+        "count": int(len(windows)),
+        "behind": int((windows["kind"] == "behind").sum()),
+        "phantom": int((windows["kind"] == "phantom").sum()),
+        "open_at_end": int(windows["open"].sum()),
+        "p50_s": _percentile(durations, 50),
+        "p99_s": _percentile(durations, 99),
+        "max_s": plain(durations.max()) if len(durations) else None,
+        "by_copy": by_copy,
+    }
+
+
+def summary(
+    history: History,
+    *,
+    stale: pd.DataFrame | None = None,
+    windows: pd.DataFrame | None = None,
+    phases: pd.DataFrame | None = None,
+) -> dict:
+    """Headline metrics of a run.
+
+    ``stale``, ``windows`` and ``phases`` are the outputs of
+    :func:`stale_reads`, :func:`windows` and :func:`phases`; pass them to avoid
+    computing them again.
+    """
+    if stale is None:
+        stale = stale_reads(history)
+    if windows is None:
+        windows = window_table(history)
+    if phases is None:
+        phases = phase_table(history, stale=stale)
+
+    ops = history.ops
+    writes = ops[ops["op"] == "write"]
+    ok = ops[ops["status"] == "ok"]
+    latency = (ok["complete_s"] - ok["invoke_s"]).to_numpy(np.float64)
+    reads_ok = len(stale)
+    reads_stale = int(stale["stale"].sum())
+    meta = history.meta
+
+    return {
+        "scenario": plain(meta.get("scenario")),
+        "seed": plain(meta.get("seed")),
+        "version": plain(meta.get("version")),
+        "duration_s": plain(history.duration_s),
+        "ops": _status_counts(ops),
+        "availability": plain(availability(history)),
+        "reads": {
+            "total": int((ops["op"] == "read").sum()),
+            "ok": int(reads_ok),
+            "stale": reads_stale,
+            "stale_fraction": plain(reads_stale / reads_ok) if reads_ok else None,
+            "phantom": int(stale["phantom"].sum()),
+            "max_missed_versions": int(stale["missed_versions"].max()) if reads_ok else 0,
+            "max_staleness_s": plain(stale["staleness_s"].max()) if reads_stale else None,
+        },
+        "writes": _status_counts(writes),
+        "windows": _window_summary(history, windows),
+        "phases": [
+            {
+                "name": str(row.name),
+                "fault": str(row.fault),
+                "start_s": plain(row.start_s),
+                "end_s": plain(row.end_s),
+                "ops": int(row.ops),
+                "availability": plain(row.availability),
+                "stale_fraction": plain(row.stale_fraction),
+            }
+            for row in phases.itertuples(index=False)
+        ],
+        "latency": {
+            "p50_s": _percentile(latency, 50),
+            "p99_s": _percentile(latency, 99),
+            "max_s": plain(latency.max()) if len(latency) else None,
+        },
+    }

@@ -1,0 +1,163 @@
+"""Inconsistency windows: maximal intervals during which a copy diverged from the truth.
+
+For a copy and a key, the copy holds at time ``t`` the version of its last
+change at or before ``t`` (or its initial state: version 0 for ``v0`` copies,
+nothing for ``empty`` ones).  The truth's latest at ``t`` is the latest version
+committed at or before ``t`` (0 before any).  All events at one instant are
+applied together before the state is judged, so a copy that catches up at the
+very instant of a commit never opens a window.
+
+- *behind*: the copy holds a committed version (0 or one the truth lists) older
+  than the truth's latest;
+- *phantom*: the copy holds a version ``> 0`` the truth never committed;
+- holding nothing is neither.
+
+A window still open when the run ends is reported with ``open=True`` and
+``end_s`` equal to the run's duration.
+
+The computation is vectorised: one merged, sorted event stream per
+``(copy, key)`` pair, forward-filled with running maxima of positions.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from simulator.analysis.stale import Truth
+from simulator.history import History
+
+WINDOW_COLUMNS = ["copy", "key", "kind", "start_s", "end_s", "duration_s", "open"]
+
+#: What a copy holds at time 0, by ``copy_info.initial``.
+INITIAL_VERSION = {"v0": 0, "empty": -1}
+
+_CONSISTENT, _BEHIND, _PHANTOM = 0, 1, 2
+
+
+def empty_windows() -> pd.DataFrame:
+    """A windows table with no rows and the right dtypes."""
+    return pd.DataFrame(
+        {
+            "copy": pd.Series([], dtype=object),
+            "key": pd.Series([], dtype=np.int64),
+            "kind": pd.Series([], dtype=object),
+            "start_s": pd.Series([], dtype=np.float64),
+            "end_s": pd.Series([], dtype=np.float64),
+            "duration_s": pd.Series([], dtype=np.float64),
+            "open": pd.Series([], dtype=bool),
+        }
+    )
+
+
+def _copies_and_initial(history: History) -> tuple[np.ndarray, np.ndarray]:
+    """Sorted copy names and each one's initial version.
+
+    A copy that appears in ``copies`` but not in ``copy_info`` is taken to
+    start empty, which cannot invent a window.
+    """
+    info = history.copy_info
+    unknown = sorted(set(info["initial"]) - set(INITIAL_VERSION))
+    if unknown:
+        raise ValueError(f"copy_info.initial must be 'v0' or 'empty', not {unknown}")
+    names = np.unique(np.concatenate([info["copy"].to_numpy(str), history.copies["copy"].to_numpy(str)]))
+    initial = pd.Series(-1, index=names, dtype=np.int64)
+    initial.loc[info["copy"].to_numpy(str)] = info["initial"].map(INITIAL_VERSION).to_numpy(np.int64)
+    return names.astype(object), initial.to_numpy(np.int64)
+
+
+def _ragged_positions(first: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """Concatenation of ``arange(first[i], first[i] + counts[i])`` for every ``i``."""
+    total = int(counts.sum())
+    offsets = np.arange(total) - np.repeat(np.cumsum(counts) - counts, counts)
+    return np.repeat(first, counts) + offsets
+
+
+def _last_at_or_before(flag: np.ndarray, group_first: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """For each row, the position of the latest flagged row in its group, and whether there is one."""
+    positions = np.where(flag, np.arange(len(flag)), -1)
+    last = np.maximum.accumulate(positions) if len(flag) else positions
+    return last, last >= group_first
+
+
+def windows(history: History) -> pd.DataFrame:
+    """Inconsistency windows of every copy, one row per window.
+
+    Columns: ``copy``, ``key``, ``kind`` (``behind`` or ``phantom``),
+    ``start_s``, ``end_s``, ``duration_s``, ``open``; sorted by
+    ``(copy, key, start_s)``.
+    """
+    names, initial = _copies_and_initial(history)
+    truth = Truth.of(history)
+    changes = history.copies
+
+    change_copy = pd.Categorical(changes["copy"].to_numpy(str), categories=names.astype(str)).codes.astype(np.int64)
+    change_key = changes["key"].to_numpy(np.int64)
+    keys = np.unique(np.concatenate([truth.key, change_key]))
+    n_keys = max(len(keys), 1)
+    change_pair = change_copy * n_keys + np.searchsorted(keys, change_key)
+
+    # Pairs to judge: every (copy, key) the copy changed, plus every written key for v0 copies.
+    v0_copies = np.flatnonzero(initial == 0)
+    written = np.searchsorted(keys, np.unique(truth.key))
+    pairs = np.unique(np.concatenate([change_pair, (v0_copies[:, None] * n_keys + written[None, :]).ravel()]))
+    if len(pairs) == 0:
+        return empty_windows()
+
+    # Each pair sees every commit of its key.
+    pair_key = keys[pairs % n_keys]
+    first = truth.first_of(pair_key)
+    counts = np.searchsorted(truth.key, pair_key, side="right") - first
+    commits = _ragged_positions(first, counts)
+
+    pair = np.concatenate([np.repeat(pairs, counts), change_pair])
+    time_s = np.concatenate([truth.commit_s[commits], changes["time_s"].to_numpy(np.float64)])
+    version = np.concatenate([truth.version[commits], changes["version"].to_numpy(np.int64)])
+    is_change = np.concatenate([np.zeros(len(commits), bool), np.ones(len(changes), bool)])
+    sequence = np.concatenate([commits, np.arange(len(changes))])
+    order = np.lexsort((sequence, time_s, pair))
+    pair, time_s, version, is_change = pair[order], time_s[order], version[order], is_change[order]
+
+    # State after every event: what the copy holds and the truth's latest.
+    n = len(pair)
+    group_start = np.r_[True, pair[1:] != pair[:-1]]
+    group_first = np.maximum.accumulate(np.where(group_start, np.arange(n), 0))
+    last_change, has_change = _last_at_or_before(is_change, group_first)
+    last_commit, has_commit = _last_at_or_before(~is_change, group_first)
+    held = np.where(has_change, version[last_change], initial[pair // n_keys])
+    latest = np.where(has_commit, version[last_commit], 0)
+
+    # Judge only the state after the last event of each instant.
+    settled = np.r_[(pair[1:] != pair[:-1]) | (time_s[1:] != time_s[:-1]), True]
+    pair, time_s, held, latest = pair[settled], time_s[settled], held[settled], latest[settled]
+    key = keys[pair % n_keys]
+    committed = truth.committed(key, held)
+    state = np.full(len(pair), _CONSISTENT, dtype=np.int8)
+    state[(held >= 0) & committed & (held < latest)] = _BEHIND
+    state[(held > 0) & ~committed] = _PHANTOM
+
+    # Windows are maximal runs of one divergent state within a pair.
+    n = len(pair)
+    new_pair = np.r_[True, pair[1:] != pair[:-1]]
+    boundaries = np.flatnonzero(new_pair | np.r_[True, state[1:] != state[:-1]])
+    opens = boundaries[state[boundaries] != _CONSISTENT]
+    following = np.searchsorted(boundaries, opens, side="right")
+    following = np.where(following < len(boundaries), boundaries[np.minimum(following, len(boundaries) - 1)], n)
+    closes = following < n
+    closes[closes] = pair[following[closes]] == pair[opens[closes]]
+
+    start_s = time_s[opens]
+    end_s = np.where(closes, time_s[np.minimum(following, n - 1)], np.maximum(history.duration_s, start_s))
+    result = pd.DataFrame(
+        {
+            "copy": names[pair[opens] // n_keys],
+            "key": key[opens].astype(np.int64),
+            "kind": np.where(state[opens] == _BEHIND, "behind", "phantom").astype(object),
+            "start_s": start_s,
+            "end_s": end_s,
+            "duration_s": end_s - start_s,
+            "open": ~closes,
+        },
+        columns=WINDOW_COLUMNS,
+    )
+    return result.reset_index(drop=True)

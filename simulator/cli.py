@@ -1,0 +1,182 @@
+"""The ``simulate`` command: parse, call the library, report errors as exit status 2.
+
+``simulate SCENARIO`` is short for ``simulate run SCENARIO``.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+
+import click
+
+from . import __version__
+from .errors import SedimentError
+
+BUNDLED = Path(__file__).resolve().parent.parent / "scenarios"
+
+
+class _DefaultToRun(click.Group):
+    """A group where an argument that is not a command name means ``run``."""
+
+    def parse_args(self, ctx, args):
+        if args and args[0] not in self.commands and not args[0].startswith("-"):
+            args = ["run", *args]
+        return super().parse_args(ctx, args)
+
+
+def _fail(error: Exception):
+    click.echo(f"error: {error}", err=True)
+    sys.exit(2)
+
+
+def _scenario_path(text: str) -> str:
+    """A path as given, or the name of a bundled scenario (``partition``)."""
+    path = Path(text)
+    if path.exists():
+        return text
+    for folder in (Path("scenarios"), BUNDLED):
+        candidate = folder / f"{text}.yaml"
+        if not path.suffix and candidate.exists():
+            return str(candidate)
+    return text
+
+
+class _Progress:
+    """A progress bar on a terminal, shown only once a run has taken a second."""
+
+    def __init__(self, total: float, enabled: bool) -> None:
+        self.total, self.enabled = total, enabled
+        self.started = time.monotonic()
+        self.bar = None
+        self.done = 0.0
+
+    def __call__(self, now: float) -> None:
+        if not self.enabled:
+            return
+        if self.bar is None:
+            if time.monotonic() - self.started < 1.0:
+                return
+            self.bar = click.progressbar(length=1000, label="simulating", file=sys.stderr,
+                                         show_eta=True)
+            self.bar.__enter__()
+        step = int(1000 * now / self.total) - int(self.done)
+        if step > 0:
+            self.bar.update(step)
+            self.done += step
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.__exit__(None, None, None)
+
+
+@click.group(cls=_DefaultToRun, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="sediment")
+def main():
+    """Sediment: see what state costs a distributed system.
+
+    \b
+    simulate scenarios/partition.yaml     run a scenario (same as `simulate run ...`)
+    simulate check SCENARIO               validate a scenario without running it
+    simulate list                         the bundled scenarios
+    simulate report RESULTS_DIR           re-analyse a saved run
+    """
+
+
+@main.command()
+@click.argument("scenario")
+@click.option("--seed", type=int, default=None, help="Run seed (default: the scenario's).")
+@click.option("--out", "out", type=click.Path(file_okay=False), default=None,
+              help="Results folder (default: results/<scenario>/seed-<n>/).")
+@click.option("--set", "overrides", multiple=True, metavar="PATH=VALUE",
+              help="Override a scenario value, e.g. --set workload.rate=500 (repeatable).")
+@click.option("--duration", default=None, help="Override how long clients send operations.")
+@click.option("--quiet", "-q", is_flag=True, help="Print nothing but errors.")
+@click.option("--json", "as_json", is_flag=True, help="Print summary.json instead of a table.")
+def run(scenario, seed, out, overrides, duration, quiet, as_json):
+    """Run SCENARIO, print a summary and write a results folder."""
+    from .result import Result
+    from .results import default_folder
+    from .scenario import load
+    from .world import World
+    from .report import format_summary
+    try:
+        loaded = load(_scenario_path(scenario), overrides, seed=seed, duration=duration)
+        world = World(loaded, loaded.seed)
+        progress = _Progress(world.end, enabled=not quiet and sys.stderr.isatty())
+        try:
+            history = world.run(progress)
+        finally:
+            progress.close()
+        result = Result(history, loaded)
+        folder = result.save(out or default_folder(history.meta))
+    except SedimentError as error:
+        _fail(error)
+    if as_json:
+        click.echo(json.dumps(result.summary, indent=2))
+    elif not quiet:
+        click.echo(format_summary(result.summary))
+        click.echo(f"\nresults: {folder}/")
+
+
+@main.command()
+@click.argument("scenario", nargs=-1, required=True)
+@click.option("--set", "overrides", multiple=True, metavar="PATH=VALUE",
+              help="Check with these overrides applied.")
+@click.option("--resolved", is_flag=True, help="Print the scenario with defaults filled in.")
+def check(scenario, overrides, resolved):
+    """Validate one or more scenario files without running them."""
+    from .scenario import load
+    for path in scenario:
+        try:
+            loaded = load(_scenario_path(path), overrides)
+        except SedimentError as error:
+            _fail(error)
+        if resolved:
+            click.echo(loaded.to_yaml())
+        else:
+            nodes = sum(len(n) for n in loaded.nodes.values())
+            click.echo(f"{path}: ok ({len(loaded.data['components'])} components, {nodes} "
+                       f"nodes, {len(loaded.data['faults'])} faults, "
+                       f"{loaded.duration:g}s)")
+
+
+@main.command(name="list")
+@click.option("--folder", type=click.Path(exists=True, file_okay=False), default=None,
+              help="Where to look (default: ./scenarios, then the bundled ones).")
+def list_(folder):
+    """List scenarios with their one-line descriptions."""
+    from .scenario import load
+    folders = [Path(folder)] if folder else [f for f in (Path("scenarios"), BUNDLED)
+                                             if f.is_dir()][:1]
+    for path in sorted(p for f in folders for p in f.glob("*.yaml")):
+        try:
+            description = load(path).description
+        except SedimentError as error:
+            description = f"(invalid: {error.message if hasattr(error, 'message') else error})"
+        click.echo(f"{str(path):<32} {description}")
+
+
+@main.command()
+@click.argument("folder", type=click.Path(exists=True, file_okay=False))
+@click.option("--quiet", "-q", is_flag=True, help="Print nothing but errors.")
+def report(folder, quiet):
+    """Re-analyse a saved results FOLDER from its history (no simulation)."""
+    from . import history as history_io
+    from .report import format_summary
+    from .result import Result
+    from .results import write_analysis
+    try:
+        history = history_io.load(folder)
+    except (OSError, ValueError, KeyError) as error:
+        _fail(SedimentError(f"{folder}: not a results folder with a readable history ({error})"))
+    result = Result(history)
+    write_analysis(result, Path(folder))
+    if not quiet:
+        click.echo(format_summary(result.summary))
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

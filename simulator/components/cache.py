@@ -1,0 +1,124 @@
+"""A key-value cache with TTL, used cache-aside by services.
+
+The cache itself is simple: ``get`` answers a version or a miss, ``fill`` and
+``set`` store a version (overwriting whatever is there), ``delete`` removes
+an entry.  Entries expire ``ttl`` after they were stored; the expiry is a real
+event at that simulated instant and is recorded, so the history shows exactly
+what a read would have seen.  A crash loses every entry.
+
+How the cache is kept fresh is the service's side of the contract:
+``on_write: delete`` invalidates the entry after a database write,
+``on_write: update`` overwrites it with the new version.  A miss that read an
+old version from the database may fill the cache *after* a write's delete:
+the classic fill/invalidate race, which leaves a stale entry until TTL.
+"""
+
+from __future__ import annotations
+
+from ..distributions import build
+from ..durations import format_duration
+from ..network import Node
+from ..schema import Field, choice, distribution, duration
+from .base import Component
+
+
+class _Entry:
+    __slots__ = ("version",)
+
+    def __init__(self, version: int) -> None:
+        self.version = version
+
+
+class CacheNode(Node):
+    def __init__(self, name: str, cache: "Cache") -> None:
+        super().__init__(name, cache.network)
+        self.cache = cache
+        self.stream = cache.sim.streams[f"node:{name}"]
+        self.entries: dict[int, _Entry] = {}
+
+    def _store(self, key: int, version: int, change: str) -> None:
+        entry = self.entries[key] = _Entry(version)
+        self.sim.record.copy_change(self.sim.env.now, self.name, key, version, change)
+        if self.cache.ttl:
+            self.sim.after(self.cache.ttl, self._expire, (key, entry))
+
+    def _expire(self, item) -> None:
+        key, entry = item
+        if self.entries.get(key) is entry:
+            del self.entries[key]
+            self.sim.record.copy_change(self.sim.env.now, self.name, key, -1, "expire")
+
+    def _after_work(self, message, action) -> None:
+        self.sim.after(self.cache.op_time.sample(self.stream), action, (message, self.epoch))
+
+    def on_get(self, message) -> None:
+        self._after_work(message, self._get)
+
+    def _get(self, item) -> None:
+        message, epoch = item
+        if epoch == self.epoch:
+            entry = self.entries.get(message.args)
+            self.network.reply(message, "ok", None if entry is None else entry.version)
+
+    def on_fill(self, message) -> None:
+        self._after_work(message, self._fill)
+
+    def _fill(self, item) -> None:
+        message, epoch = item
+        if epoch == self.epoch:
+            key, version = message.args
+            self._store(key, version, "fill")
+            self.network.reply(message, "ok")
+
+    def on_set(self, message) -> None:
+        self._after_work(message, self._set)
+
+    def _set(self, item) -> None:
+        message, epoch = item
+        if epoch == self.epoch:
+            key, version = message.args
+            self._store(key, version, "overwrite")
+            self.network.reply(message, "ok")
+
+    def on_delete(self, message) -> None:
+        self._after_work(message, self._delete)
+
+    def _delete(self, item) -> None:
+        message, epoch = item
+        if epoch == self.epoch:
+            key = message.args
+            if self.entries.pop(key, None) is not None:
+                self.sim.record.copy_change(self.sim.env.now, self.name, key, -1, "delete")
+            self.network.reply(message, "ok")
+
+    def on_stop(self, how: str) -> None:
+        now = self.sim.env.now
+        for key in sorted(self.entries):
+            self.sim.record.copy_change(now, self.name, key, -1, "crash")
+        self.entries.clear()
+
+
+class Cache(Component):
+    kind = "cache"
+    summary = "a key-value cache with TTL, kept fresh cache-aside by the services that use it"
+    schema = {
+        "ttl": Field(duration(), "30s", "entries expire this long after they were stored; "
+                                        "0 means never"),
+        "on_write": Field(choice("delete", "update"), "delete",
+                          "after a database write the service deletes or updates the entry"),
+        "op_time": Field(distribution, "100us", "time to serve one cache operation"),
+    }
+
+    def __init__(self, name: str, config: dict, world) -> None:
+        super().__init__(name, config, world)
+        self.ttl = config["ttl"]
+        self.on_write = config["on_write"]
+        self.op_time = build(config["op_time"])
+        self.node = CacheNode(name, self)
+        self.source = ""  # set by the services that use this cache
+
+    def copies(self) -> list[dict]:
+        ttl = f"ttl {format_duration(self.ttl)}" if self.ttl else "no ttl"
+        return [{"copy": self.name, "component": self.name, "kind": "cache",
+                 "source": self.source, "initial": "empty",
+                 "learns_stale_by": f"{ttl} + {self.on_write} on write"}]

@@ -1,0 +1,139 @@
+"""The client workload: who sends what, when, and how long they wait.
+
+Open loop (``arrivals: poisson``): operations arrive as a Poisson process at
+``rate`` per second, whatever the system does.  Closed loop
+(``arrivals: closed``): ``clients`` clients each send one operation, wait for
+its outcome, think, and send the next.  Each operation is a read with
+probability ``read_fraction``, otherwise a write, on a key drawn uniformly or
+from a Zipf law.  A client gives up after ``timeout``: a read is then
+recorded ``fail`` (it had no effect), a write ``info`` (it may have happened).
+
+Process ids follow Jepsen: a process has at most one operation outstanding,
+and a process whose operation ended ``info`` is never used again.
+"""
+
+from __future__ import annotations
+
+import bisect
+
+import numpy as np
+
+from ..distributions import build
+from ..network import Node
+from ..schema import Field, choice, distribution, duration, integer, number, \
+    probability, record, string
+
+CLIENT = "client"
+
+SCHEMA = {
+    "target": Field(string, doc="the service component the clients call"),
+    "arrivals": Field(choice("poisson", "closed"), "poisson",
+                      "poisson: open loop at `rate`; closed: `clients` loops with `think`"),
+    "rate": Field(number(above=0.0), 100.0, "operations per second (poisson)"),
+    "clients": Field(integer(1, 1_000_000), 10, "concurrent clients (closed)"),
+    "think": Field(distribution, "10ms", "pause between a client's operations (closed)"),
+    "read_fraction": Field(probability, 0.9, "probability that an operation is a read"),
+    "keys": Field(integer(1, 100_000_000), 100, "number of keys"),
+    "key_distribution": Field(choice("uniform", "zipf"), "uniform", "how keys are chosen"),
+    "zipf_exponent": Field(number(minimum=0.0), 1.0, "exponent s of the Zipf law"),
+    "timeout": Field(duration(positive=True), "1s", "a client gives up after this"),
+}
+workload = record(SCHEMA, what="the workload")
+
+
+def _outcome(op: str, reply) -> tuple[str, str]:
+    """Map a reply to a history status and error."""
+    status = reply.status
+    if status == "ok":
+        return "ok", ""
+    cause = reply.value if isinstance(reply.value, str) else status
+    if status in ("fail", "refused") or op == "read":
+        return "fail", cause
+    return "info", cause  # timeout, reset or the service says "unknown": may have happened
+
+
+class Clients(Node):
+    """The node all client traffic leaves from."""
+
+    def __init__(self, config: dict, world, until: float) -> None:
+        super().__init__(CLIENT, world.network)
+        self.config = config
+        self.until = until
+        self.service = world.components[config["target"]]
+        self.timeout = config["timeout"]
+        self.read_fraction = config["read_fraction"]
+        self.stream = self.sim.streams["workload"]
+        self.keys = config["keys"]
+        self.cdf = None
+        if config["key_distribution"] == "zipf":
+            weights = np.arange(1, self.keys + 1, dtype=float) ** -config["zipf_exponent"]
+            self.cdf = (np.cumsum(weights) / weights.sum()).tolist()
+        self.count = 0
+        self.idle: list[int] = []
+        self.processes = 0
+        self.think = build(config["think"])
+
+    def start_workload(self) -> None:
+        if self.config["arrivals"] == "poisson":
+            self._arrive(None)
+        else:
+            for _ in range(self.config["clients"]):
+                self.sim.after(self.think.sample(self.stream), self._issue, None)
+
+    def _arrive(self, _) -> None:
+        gap = self.stream.exponential() / self.config["rate"]
+        if self.sim.env.now + gap < self.until:
+            self.sim.after(gap, self._arrive_and_issue, None)
+
+    def _arrive_and_issue(self, _) -> None:
+        self._issue(None)
+        self._arrive(None)
+
+    def _key(self) -> int:
+        u = self.stream.uniform()
+        if self.cdf is None:
+            return min(int(u * self.keys), self.keys - 1)
+        return min(bisect.bisect_right(self.cdf, u), self.keys - 1)
+
+    def _issue(self, process) -> None:
+        now = self.sim.env.now
+        if now >= self.until:
+            return
+        if process is None:
+            if self.idle:
+                process = self.idle.pop()
+            else:
+                process = self.processes
+                self.processes += 1
+        op = "read" if self.stream.uniform() < self.read_fraction else "write"
+        key = self._key()
+        index = self.count
+        self.count += 1
+        instance = self.service.pick()
+        if instance is None:
+            self._done(index, process, op, key, now, "fail", -1, "", "", "no-instance-up")
+            return
+        done = self.network.call(self.name, instance.name, "request", (op, key), self.timeout)
+        done.callbacks.append(
+            lambda ev: self._answered(ev._value, index, process, op, key, now, instance.name))
+
+    def _answered(self, reply, index, process, op, key, invoked, node) -> None:
+        status, error = _outcome(op, reply)
+        version, served_by = reply.value if status == "ok" else (-1, "")
+        self._done(index, process, op, key, invoked, status, version, served_by, node, error)
+
+    def _done(self, index, process, op, key, invoked, status, version, served_by, node,
+              error) -> None:
+        now = self.sim.env.now
+        self.sim.record.op(index, process, op, key, invoked, now, status, version, served_by,
+                           node, error)
+        closed = self.config["arrivals"] == "closed"
+        if status == "info":
+            process = self.processes  # Jepsen: a crashed process gets a fresh id
+            self.processes += 1
+            if not closed:
+                return
+        if closed:
+            self.sim.after(self.think.sample(self.stream), self._issue, process)
+        else:
+            self.idle.append(process)

@@ -1,0 +1,180 @@
+"""A database: a primary (the source of truth) and zero or more replicas.
+
+Writes commit at the primary after a disk-write latency.  With ``async``
+replication the commit happens then and each replica is sent the new version
+afterwards; with ``sync`` replication the commit waits for every replica's
+acknowledgement.  Per key, versions are assigned in the order the disk writes
+finish and commit in that order.  Replication is reliable in the end: an entry
+a replica has not acknowledged is sent again every ``replication_retry``, so a
+replica cut off by a partition catches up after the heal.  Replicas apply by
+version and never go back to an older one.  Committed data and replica
+contents are durable: a crash loses only writes still in flight.
+"""
+
+from __future__ import annotations
+
+from ..distributions import ZERO, build
+from ..network import Node
+from ..schema import Field, choice, distribution, duration, integer
+from .base import Component
+
+
+class Primary(Node):
+    def __init__(self, name: str, db: "Database") -> None:
+        super().__init__(name, db.network)
+        self.db = db
+        self.stream = db.sim.streams[f"node:{name}"]
+        self.committed: dict[int, int] = {}  # key -> latest committed version
+        self.assigned: dict[int, int] = {}   # key -> latest assigned version
+        self.pending: dict[int, list] = {}   # key -> [[version, acks_needed, message]...]
+        self.acked: dict[str, dict[int, int]] = {r: {} for r in db.replica_names}
+        self.slow = []  # extra disk latency from slow-writes faults
+
+    def disk_latency(self) -> float:
+        delay = self.db.disk_write.sample(self.stream)
+        for extra in self.slow:
+            delay += extra.sample(self.stream)
+        return delay
+
+    def on_write(self, message) -> None:
+        self.sim.after(self.disk_latency(), self._written, (message, self.epoch))
+
+    def _written(self, item) -> None:
+        message, epoch = item
+        if epoch != self.epoch:
+            return  # lost in a crash before it reached the disk
+        key = message.args
+        version = self.assigned.get(key, 0) + 1
+        self.assigned[key] = version
+        if self.db.sync and self.db.replica_names:
+            self.pending.setdefault(key, []).append(
+                [version, len(self.db.replica_names), message])
+        else:
+            self._commit(key, version, message)
+        for replica in self.db.replica_names:
+            self._ship(replica, key, version)
+
+    def _commit(self, key: int, version: int, message) -> None:
+        self.committed[key] = version
+        self.sim.record.commit(key, version, self.sim.env.now, self.name)
+        self.network.reply(message, "ok", (version, self.name))
+
+    def _ship(self, replica: str, key: int, version: int) -> None:
+        self.network.send(self.name, replica, "apply", (key, version))
+        self.sim.after(self.db.retry, self._resend, (replica, key, version, self.epoch))
+
+    def _resend(self, item) -> None:
+        replica, key, version, epoch = item
+        if epoch == self.epoch and self.acked[replica].get(key, 0) < version:
+            self._ship(replica, key, version)
+
+    def on_ack(self, message) -> None:
+        replica, (key, version) = message.src, message.args
+        acked = self.acked[replica]
+        if acked.get(key, 0) >= version:
+            return
+        previous = acked.get(key, 0)
+        acked[key] = version
+        queue = self.pending.get(key)
+        if queue:
+            for entry in queue:
+                if previous < entry[0] <= version:
+                    entry[1] -= 1
+            while queue and queue[0][1] <= 0:
+                entry_version, _, request = queue.pop(0)
+                self._commit(key, entry_version, request)
+
+    def on_read(self, message) -> None:
+        self.sim.after(self.db.read_time.sample(self.stream), self._read, message)
+
+    def _read(self, message) -> None:
+        if self.up:
+            version = self.committed.get(message.args, 0)
+            self.network.reply(message, "ok", (version, self.name))
+
+    def on_stop(self, how: str) -> None:
+        # Writes not yet committed are lost with the process; their versions
+        # are never reused, so a replica that applied one holds a phantom.
+        self.pending.clear()
+
+    def on_start(self) -> None:
+        for replica, acked in self.acked.items():
+            for key, version in self.committed.items():
+                if acked.get(key, 0) < version:
+                    self._ship(replica, key, version)
+
+
+class Replica(Node):
+    def __init__(self, name: str, db: "Database") -> None:
+        super().__init__(name, db.network)
+        self.db = db
+        self.stream = db.sim.streams[f"node:{name}"]
+        self.held: dict[int, int] = {}
+
+    def on_apply(self, message) -> None:
+        key, version = message.args
+        if version > self.held.get(key, 0):
+            self.held[key] = version
+            self.sim.record.copy_change(self.sim.env.now, self.name, key, version, "apply")
+        self.network.send(self.name, message.src, "ack", (key, version))
+
+    def on_read(self, message) -> None:
+        self.sim.after(self.db.read_time.sample(self.stream), self._read, message)
+
+    def _read(self, message) -> None:
+        if self.up:
+            self.network.reply(message, "ok", (self.held.get(message.args, 0), self.name))
+
+
+class Database(Component):
+    kind = "database"
+    summary = "a primary (source of truth) with optional replicas, sync or async replication"
+    schema = {
+        "replicas": Field(integer(0, 64), 0, "number of read replicas"),
+        "replication": Field(choice("async", "sync"), "async",
+                             "async: commit, then ship; sync: commit waits for every replica"),
+        "replication_retry": Field(duration(positive=True), "200ms",
+                                   "resend an unacknowledged replication entry after this"),
+        "disk_write": Field(distribution, "2ms", "disk-write latency of a commit"),
+        "read_time": Field(distribution, "200us", "time to serve a read"),
+        "read_from": Field(choice("primary", "replica", "any"), "primary",
+                           "where reads go: the primary, a random replica, or any node"),
+    }
+
+    @staticmethod
+    def node_names(name: str, config: dict) -> list[str]:
+        return [f"{name}-primary"] + [f"{name}-replica-{i + 1}"
+                                      for i in range(config["replicas"])]
+
+    def __init__(self, name: str, config: dict, world) -> None:
+        super().__init__(name, config, world)
+        names = self.node_names(name, config)
+        self.replica_names = names[1:]
+        self.sync = config["replication"] == "sync"
+        self.retry = config["replication_retry"]
+        self.disk_write = build(config["disk_write"])
+        self.read_time = build(config["read_time"]) if config["read_time"] else ZERO
+        self.primary = Primary(names[0], self)
+        self.replicas = [Replica(n, self) for n in self.replica_names]
+        self.stream = self.sim.streams[f"component:{name}"]
+        if config["read_from"] == "primary" or not self.replicas:
+            self._read_nodes = [self.primary.name]
+        elif config["read_from"] == "replica":
+            self._read_nodes = list(self.replica_names)
+        else:
+            self._read_nodes = [self.primary.name] + list(self.replica_names)
+
+    @property
+    def truth(self) -> str:
+        return self.primary.name
+
+    def read_node(self) -> str:
+        """Where the next read goes."""
+        nodes = self._read_nodes
+        return nodes[0] if len(nodes) == 1 else nodes[self.stream.below(len(nodes))]
+
+    def copies(self) -> list[dict]:
+        mode = "synchronous" if self.sync else "asynchronous"
+        return [{"copy": r, "component": self.name, "kind": "replica", "source": self.truth,
+                 "initial": "v0", "learns_stale_by": f"none ({mode} replication stream)"}
+                for r in self.replica_names]

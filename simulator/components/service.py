@@ -1,0 +1,163 @@
+"""A stateless service: N instances behind a load balancer.
+
+Each instance has a pool of ``workers``; a request holds a worker for its
+whole life (service time, then the calls it makes), and requests wait in FIFO
+order when every worker is busy.  Reads and writes use the cache cache-aside:
+
+- read: ask the cache; on a hit answer its version.  On a miss (or when the
+  cache does not answer) read the database, answer, and fill the cache with
+  what the database returned (fire and forget, so the fill can land late).
+- write: write to the database primary; once it commits, delete or update the
+  cache entry (the cache's ``on_write``), then answer.
+
+Instances hold no state that survives a restart.  When an instance stops, the
+requests it is working on end with ``reset`` (the client cannot know whether a
+write took effect) and requests still queued are dropped the same way.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+
+import simpy
+
+from ..distributions import build
+from ..network import Node
+from ..schema import Field, choice, distribution, duration, integer, string, text
+from .base import Component
+
+
+class Instance(Node):
+    def __init__(self, name: str, service: "Service") -> None:
+        super().__init__(name, service.network)
+        self.service = service
+        self.stream = service.sim.streams[f"node:{name}"]
+        self.busy = 0
+        self.waiting: deque = deque()
+        self.active: dict = {}  # process -> message
+
+    def on_request(self, message) -> None:
+        process = self.sim.process(self._serve(message))
+        self.active[process] = message
+
+    def _serve(self, message):
+        epoch = self.epoch
+        service = self.service
+        try:
+            if self.busy < service.workers:
+                self.busy += 1
+            else:
+                turn = self.sim.event()
+                self.waiting.append(turn)
+                yield turn
+            yield self.sim.env.timeout(service.service_time.sample(self.stream))
+            op, key = message.args
+            if op == "read":
+                reply = yield from service.read(self, key)
+            else:
+                reply = yield from service.write(self, key)
+            self.network.reply(message, *reply)
+        except simpy.Interrupt:
+            return
+        finally:
+            if epoch == self.epoch:
+                del self.active[self.sim.env.active_process]
+                if self.waiting:
+                    self.waiting.popleft().succeed()
+                else:
+                    self.busy -= 1
+
+    def on_stop(self, how: str) -> None:
+        active, self.active = self.active, {}
+        self.waiting.clear()
+        self.busy = 0
+        for process, message in active.items():
+            if process.is_alive:
+                process.interrupt(how)
+            if how == "stopped":  # the connection is reset; a crashed host says nothing
+                self.network.reply(message, "reset", "connection-reset")
+
+
+class Service(Component):
+    kind = "service"
+    summary = "stateless instances behind a load balancer, using a cache cache-aside"
+    schema = {
+        "instances": Field(integer(1, 10_000), 2, "number of instances"),
+        "workers": Field(integer(1, 100_000), 8, "concurrent requests per instance"),
+        "service_time": Field(distribution, "1ms", "CPU time of one request"),
+        "balancer": Field(choice("round_robin", "random"), "round_robin",
+                          "how requests are spread over the instances that are up"),
+        "database": Field(string, doc="the database component it reads and writes"),
+        "cache": Field(text, "", "the cache component it uses cache-aside (empty: none)"),
+        "cache_timeout": Field(duration(positive=True), "50ms",
+                               "give up on a cache call after this and go to the database"),
+        "database_timeout": Field(duration(positive=True), "500ms",
+                                  "give up on a database call after this"),
+    }
+
+    @staticmethod
+    def node_names(name: str, config: dict) -> list[str]:
+        return [f"{name}-{i + 1}" for i in range(config["instances"])]
+
+    def __init__(self, name: str, config: dict, world) -> None:
+        super().__init__(name, config, world)
+        self.workers = config["workers"]
+        self.service_time = build(config["service_time"])
+        self.cache_timeout = config["cache_timeout"]
+        self.database_timeout = config["database_timeout"]
+        self.instances = [Instance(n, self) for n in self.node_names(name, config)]
+        self.database = world.components[config["database"]]
+        self.cache = world.components[config["cache"]] if config["cache"] else None
+        if self.cache is not None:
+            self.cache.source = self.database.truth
+        self.stream = self.sim.streams[f"balancer:{name}"]
+        self.random_balance = config["balancer"] == "random"
+        self._next = 0
+
+    def pick(self) -> Instance | None:
+        """The instance the load balancer sends the next request to, or None if all are down."""
+        up = [i for i in self.instances if i.up]
+        if not up:
+            return None
+        if self.random_balance:
+            return up[self.stream.below(len(up))]
+        self._next += 1
+        return up[self._next % len(up)]
+
+    def read(self, instance: Instance, key: int):
+        net = self.network
+        cache = self.cache
+        cache_answered = False
+        if cache is not None:
+            got = yield net.call(instance.name, cache.name, "get", key, self.cache_timeout)
+            if got.status == "ok":
+                if got.value is not None:
+                    return "ok", (got.value, cache.name)
+                cache_answered = True
+        db_node = self.database.read_node()
+        got = yield net.call(instance.name, db_node, "read", key, self.database_timeout)
+        if got.status != "ok":
+            return "fail", "database-" + _cause(got)
+        if cache_answered:
+            net.send(instance.name, cache.name, "fill", (key, got.value[0]))
+        return "ok", got.value
+
+    def write(self, instance: Instance, key: int):
+        net = self.network
+        primary = self.database.truth
+        got = yield net.call(instance.name, primary, "write", key, self.database_timeout)
+        if got.status != "ok":
+            definite = got.status in ("fail", "refused")
+            return ("fail" if definite else "info"), "database-" + _cause(got)
+        cache = self.cache
+        if cache is not None:
+            if cache.on_write == "delete":
+                yield net.call(instance.name, cache.name, "delete", key, self.cache_timeout)
+            else:
+                yield net.call(instance.name, cache.name, "set", (key, got.value[0]),
+                               self.cache_timeout)
+        return "ok", got.value
+
+
+def _cause(reply) -> str:
+    return reply.value if isinstance(reply.value, str) else reply.status

@@ -1,0 +1,203 @@
+"""Nodes, links, partitions and request/response calls.
+
+Messages travel over directed links.  Each link draws a latency from its
+distribution and may lose or duplicate a message; messages are delivered
+independently (so they can overtake each other) unless the link is FIFO.
+A partition is link state: the set of directed (src, dst) pairs that drop
+messages.  It is checked when a message is sent; a message already in flight
+is delivered.
+
+A call is a request plus a response with a timeout.  Its outcome is one of
+``Reply.status``: ``ok``, ``fail`` (the callee says it definitely did not
+happen), ``info`` (the callee does not know), ``refused`` (the callee's process
+is stopped: definitely not done), ``reset`` (the callee stopped while working on
+it: unknown) or ``timeout`` (no answer in time: unknown).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import NamedTuple
+
+from .distributions import Shifted
+from .engine import Simulation
+
+UP, STOPPED, CRASHED = "up", "stopped", "crashed"
+
+
+class Reply(NamedTuple):
+    status: str
+    value: object = None
+
+
+TIMEOUT = Reply("timeout", "timeout")
+REFUSED = Reply("refused", "refused")
+
+
+class Message:
+    __slots__ = ("src", "dst", "method", "args", "call")
+
+    def __init__(self, src, dst, method, args, call):
+        self.src, self.dst, self.method, self.args, self.call = src, dst, method, args, call
+
+
+class Link:
+    """A directed link's settings: latency distribution, loss, duplication, FIFO."""
+
+    __slots__ = ("latency", "loss", "duplicate", "fifo", "stream", "last_delivery",
+                 "base", "generation")
+
+    def __init__(self, base: dict, stream) -> None:
+        self.base = base
+        self.stream = stream
+        self.last_delivery = 0.0
+        self.generation = -1
+        self.latency = base["latency"]
+        self.loss = base["loss"]
+        self.duplicate = base["duplicate"]
+        self.fifo = base["fifo"]
+
+
+class Node:
+    """Something with an address.  Subclasses define ``on_<method>(message)``."""
+
+    def __init__(self, name: str, network: "Network") -> None:
+        self.name = name
+        self.network = network
+        self.sim = network.sim
+        self.state = UP
+        self.epoch = 0  # bumped at every stop or crash; stale callbacks check it
+        network.add(self)
+
+    @property
+    def up(self) -> bool:
+        return self.state == UP
+
+    def receive(self, message: Message) -> None:
+        getattr(self, "on_" + message.method)(message)
+
+    def on_reply(self, message: Message) -> None:
+        done = message.call
+        if not done.triggered:
+            done.succeed(message.args)
+
+    def stop(self, how: str) -> None:
+        """Stop the node's process (``stopped``: refuses) or the whole host (``crashed``)."""
+        self.state = how
+        self.epoch += 1
+        self.on_stop(how)
+
+    def start(self) -> None:
+        self.state = UP
+        self.on_start()
+
+    def on_stop(self, how: str) -> None:
+        """Volatile state is lost here."""
+
+    def on_start(self) -> None:
+        """Called when the node comes back."""
+
+
+class Network:
+    """All nodes and links of a run; partitions and link degradations as link state."""
+
+    def __init__(self, sim: Simulation, defaults: dict, rules: list) -> None:
+        self.sim = sim
+        self.nodes: dict[str, Node] = {}
+        self.defaults = defaults
+        self.rules = rules  # [(sources, destinations, settings)] later rules win
+        self.blocked: Counter = Counter()
+        self.degradations: list = []  # [(sources, destinations, settings)]
+        self.generation = 0
+        self._links: dict[tuple[str, str], Link] = {}
+
+    def add(self, node: Node) -> None:
+        self.nodes[node.name] = node
+
+    # --- link state ----------------------------------------------------------
+    def link(self, src: str, dst: str) -> Link:
+        link = self._links.get((src, dst))
+        if link is None:
+            settings = dict(self.defaults)
+            for sources, destinations, override in self.rules:
+                if src in sources and dst in destinations:
+                    settings.update(override)
+            link = self._links[(src, dst)] = Link(
+                settings, self.sim.streams[f"link:{src}->{dst}"])
+        if link.generation != self.generation:
+            self._refresh(link, src, dst)
+        return link
+
+    def _refresh(self, link: Link, src: str, dst: str) -> None:
+        latency, loss, duplicate = link.base["latency"], link.base["loss"], link.base["duplicate"]
+        for sources, destinations, fault in self.degradations:
+            if src in sources and dst in destinations:
+                if fault.get("latency") is not None:
+                    latency = Shifted(latency, fault["latency"])
+                loss = 1 - (1 - loss) * (1 - fault.get("loss", 0.0))
+                duplicate = 1 - (1 - duplicate) * (1 - fault.get("duplicate", 0.0))
+        link.latency, link.loss, link.duplicate = latency, loss, duplicate
+        link.generation = self.generation
+
+    def block(self, pairs) -> None:
+        self.blocked.update(pairs)
+
+    def unblock(self, pairs) -> None:
+        self.blocked.subtract(pairs)
+        self.blocked = +self.blocked  # drop pairs whose count reached zero
+
+    def degrade(self, entry) -> None:
+        self.degradations.append(entry)
+        self.generation += 1
+
+    def restore(self, entry) -> None:
+        self.degradations.remove(entry)
+        self.generation += 1
+
+    def can_send(self, src: str, dst: str) -> bool:
+        return (src, dst) not in self.blocked
+
+    # --- messages ------------------------------------------------------------
+    def send(self, src: str, dst: str, method: str, args=None, call=None) -> None:
+        """Send one message; it may be dropped, duplicated, delayed."""
+        if self.blocked and (src, dst) in self.blocked:
+            return
+        link = self.link(src, dst)
+        stream = link.stream
+        if link.loss and stream.uniform() < link.loss:
+            return
+        message = Message(src, dst, method, args, call)
+        copies = 2 if link.duplicate and stream.uniform() < link.duplicate else 1
+        for _ in range(copies):
+            delay = link.latency.sample(stream)
+            if link.fifo:
+                arrival = max(self.sim.env.now + delay, link.last_delivery)
+                link.last_delivery = arrival
+                delay = arrival - self.sim.env.now
+            self.sim.after(delay, self._deliver, message)
+
+    def _deliver(self, message: Message) -> None:
+        node = self.nodes[message.dst]
+        if node.state == UP:
+            node.receive(message)
+        elif node.state == STOPPED and message.call is not None and message.method != "reply":
+            self.send(message.dst, message.src, "reply", REFUSED, message.call)
+        # a crashed host answers nothing
+
+    def call(self, src: str, dst: str, method: str, args, timeout: float):
+        """Send a request; the returned event succeeds with the first :class:`Reply`."""
+        done = self.sim.event()
+        self.send(src, dst, method, args, done)
+        self.sim.after(timeout, _expire, done)
+        return done
+
+    def reply(self, message: Message, status: str, value=None) -> None:
+        """Answer a request (if it was a call)."""
+        if message.call is not None:
+            self.send(message.dst, message.src, "reply", Reply(status, value), message.call)
+
+
+def _expire(done) -> None:
+    if not done.triggered:
+        done.succeed(TIMEOUT)
+

@@ -1,0 +1,95 @@
+"""Records the run into compact columns, converted to a History once at the end.
+
+Rows are appended to ``array`` columns (8 bytes a number) and strings are
+interned to small integer codes, so a million operations cost tens of
+megabytes, not hundreds.
+"""
+
+from __future__ import annotations
+
+from array import array
+
+import numpy as np
+import pandas as pd
+
+from .history import History
+
+
+class _Table:
+    def __init__(self, columns: dict[str, str]) -> None:
+        # typecode 'd' float, 'q' int, 's' interned string (stored as 'l' code)
+        self.kinds = columns
+        self.columns = {name: array("l" if kind == "s" else kind) for name, kind in columns.items()}
+
+    def __len__(self) -> int:
+        return len(next(iter(self.columns.values())))
+
+
+class Recorder:
+    """Append-only recording of client operations, truth, copy changes and faults."""
+
+    def __init__(self) -> None:
+        self._codes: dict[str, int] = {}
+        self._strings: list[str] = []
+        self.ops = _Table({"index": "q", "process": "q", "op": "s", "key": "q",
+                           "invoke_s": "d", "complete_s": "d", "status": "s",
+                           "version": "q", "served_by": "s", "node": "s", "error": "s"})
+        self.truth = _Table({"key": "q", "version": "q", "commit_s": "d", "source": "s"})
+        self.copies = _Table({"time_s": "d", "copy": "s", "key": "q", "version": "q",
+                              "change": "s"})
+        self._ops_cols = tuple(self.ops.columns.values())
+        self._truth_cols = tuple(self.truth.columns.values())
+        self._copies_cols = tuple(self.copies.columns.values())
+        self.faults: list[dict] = []
+        self.copy_info: list[dict] = []
+
+    def code(self, text: str) -> int:
+        """The integer code of a string (interned once)."""
+        code = self._codes.get(text)
+        if code is None:
+            code = self._codes[text] = len(self._strings)
+            self._strings.append(text)
+        return code
+
+    def op(self, index, process, op, key, invoke, complete, status, version,
+           served_by, node, error) -> None:
+        code = self.code
+        values = (index, process, code(op), key, invoke, complete, code(status), version,
+                  code(served_by), code(node), code(error))
+        for column, value in zip(self._ops_cols, values):
+            column.append(value)
+
+    def commit(self, key: int, version: int, time: float, source: str) -> None:
+        t = self._truth_cols
+        t[0].append(key)
+        t[1].append(version)
+        t[2].append(time)
+        t[3].append(self.code(source))
+
+    def copy_change(self, time: float, copy: str, key: int, version: int, change: str) -> None:
+        c = self._copies_cols
+        c[0].append(time)
+        c[1].append(self.code(copy))
+        c[2].append(key)
+        c[3].append(version)
+        c[4].append(self.code(change))
+
+    def _frame(self, table: _Table) -> pd.DataFrame:
+        strings = np.array(self._strings, dtype=object)
+        data = {}
+        for name, column in table.columns.items():
+            kind = table.kinds[name]
+            values = np.frombuffer(column, dtype={"d": np.float64, "q": np.int64,
+                                                  "s": np.int_}[kind]) if len(column) else \
+                np.array([], dtype={"d": np.float64, "q": np.int64, "s": np.int_}[kind])
+            data[name] = strings[values] if kind == "s" else values.copy()
+        return pd.DataFrame(data)
+
+    def history(self, meta: dict) -> History:
+        ops = self._frame(self.ops).sort_values("index", kind="stable")
+        return History(ops=ops, truth=self._frame(self.truth), copies=self._frame(self.copies),
+                       copy_info=pd.DataFrame(self.copy_info, columns=[
+                           "copy", "component", "kind", "source", "initial", "learns_stale_by"]),
+                       faults=pd.DataFrame(self.faults, columns=[
+                           "fault", "kind", "start_s", "end_s", "targets"]),
+                       meta=meta)

@@ -1,0 +1,44 @@
+"""The summary as text for the terminal."""
+
+from __future__ import annotations
+
+
+def _pct(value) -> str:
+    return "-" if value is None else f"{100 * value:.2f}%"
+
+
+def _secs(value) -> str:
+    if value is None:
+        return "-"
+    if value >= 1:
+        return f"{value:.3g}s"
+    return f"{1000 * value:.3g}ms"
+
+
+def format_summary(summary: dict) -> str:
+    """A compact table of the headline numbers and the phases."""
+    ops, reads, windows = summary["ops"], summary["reads"], summary["windows"]
+    lines = [
+        f"{summary['scenario']}  (seed {summary['seed']}, "
+        f"{summary['duration_s']:g}s simulated, sediment {summary['version']})",
+        "",
+        f"  operations       {ops['total']:>9}   ok {ops['ok']}  fail {ops['fail']}  "
+        f"info {ops['info']}",
+        f"  availability     {_pct(summary['availability']):>9}   (ok / all operations)",
+        f"  stale reads      {reads['stale']:>9}   {_pct(reads['stale_fraction'])} of "
+        f"{reads['ok']} ok reads" + (f", {reads['phantom']} phantom" if reads.get("phantom")
+                                     else ""),
+        f"  windows          {windows['count']:>9}   {windows['open_at_end']} still open at "
+        f"the end; p50 {_secs(windows['p50_s'])}  p99 {_secs(windows['p99_s'])}  "
+        f"max {_secs(windows['max_s'])}",
+    ]
+    phases = summary.get("phases") or []
+    if phases:
+        width = max(len(p["name"]) for p in phases)
+        lines += ["", f"  {'phase':<{width}}  {'from':>8}  {'to':>8}  {'ops':>8}  "
+                      f"{'available':>9}  {'stale':>7}"]
+        for p in phases:
+            lines.append(f"  {p['name']:<{width}}  {p['start_s']:>7.3g}s  {p['end_s']:>7.3g}s  "
+                         f"{p.get('ops', 0):>8}  {_pct(p['availability']):>9}  "
+                         f"{_pct(p['stale_fraction']):>7}")
+    return "\n".join(lines)

@@ -1,0 +1,68 @@
+"""The results folder, written atomically.
+
+Everything goes into a temporary sibling folder first, which is renamed into
+place at the end, so an interrupted run never leaves a half-written folder
+that looks complete.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+from . import history as history_io
+from .scenario.yamlfile import dump_yaml
+
+RESULTS_ROOT = Path("results")
+
+
+def default_folder(meta: dict) -> Path:
+    return RESULTS_ROOT / str(meta.get("scenario", "scenario")) / f"seed-{meta.get('seed')}"
+
+
+def write(result, folder) -> Path:
+    """Write every output file of ``result`` into ``folder``; return the folder."""
+    folder = Path(folder)
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.tmp-", dir=folder.parent))
+    try:
+        _write_all(result, tmp)
+        if folder.exists():
+            old = Path(tempfile.mkdtemp(prefix=f".{folder.name}.old-", dir=folder.parent))
+            os.replace(folder, old / folder.name)
+            os.replace(tmp, folder)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.replace(tmp, folder)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return folder
+
+
+def _write_all(result, folder: Path) -> None:
+    history = result.history
+    history_io.save(history, folder)
+    if result.scenario is not None:
+        data = dict(result.scenario.data)
+        data["seed"] = history.meta.get("seed")
+        (folder / "scenario.yaml").write_text(
+            f"# The resolved scenario of this run (defaults filled in, durations in seconds).\n"
+            f"# Run it again with: simulate {folder / 'scenario.yaml'}\n" + dump_yaml(data))
+    write_analysis(result, folder)
+
+
+def write_analysis(result, folder: Path) -> None:
+    """The files computed from the history: tables, summary, figures."""
+    result.windows.to_csv(folder / "windows.csv", index=False, lineterminator="\n")
+    stale = result.stale_reads
+    stale[stale["stale"] | stale["phantom"]].to_csv(folder / "stale_reads.csv", index=False,
+                                                    lineterminator="\n")
+    result.phases.to_csv(folder / "phases.csv", index=False, lineterminator="\n")
+    (folder / "summary.json").write_text(
+        json.dumps(result.summary, indent=2, allow_nan=False) + "\n")
+    figure = result.timeline()
+    figure.savefig(folder / "timeline.png", dpi=100, metadata={"Software": None})

@@ -1,0 +1,164 @@
+"""The top-level scenario schema and the checks that names refer to real things."""
+
+from __future__ import annotations
+
+import re
+
+from ..components import KINDS
+from ..components.client import CLIENT, workload
+from ..faults import COMMON, SCHEMAS as FAULT_SCHEMAS, deploy_length
+from ..schema import Context, Field, boolean, distribution, duration, integer, list_of, \
+    mapping_of, names, probability, record, string, tagged, text
+
+LINK = {
+    "latency": Field(distribution, "500us", "one-way latency of a message"),
+    "loss": Field(probability, 0.0, "probability that a message is lost"),
+    "duplicate": Field(probability, 0.0, "probability that a message is delivered twice"),
+    "fifo": Field(boolean, False, "deliver messages in the order they were sent"),
+}
+
+LINK_RULE = {
+    "from": Field(names, doc="sending nodes or components ('*': all)"),
+    "to": Field(names, doc="receiving nodes or components ('*': all)"),
+    "both_ways": Field(boolean, True, "also apply to the links from `to` back to `from`"),
+    **{name: Field(f.validator, None, f.doc) for name, f in LINK.items()},
+}
+
+NETWORK = record({**LINK, "links": Field(list_of(record(LINK_RULE, what="a link rule")), [],
+                                         "per-link overrides, later rules win")},
+                 what="the network")
+
+COMPONENT = tagged("kind", {kind: record(cls.schema, what=f"a {kind}")
+                            for kind, cls in KINDS.items()}, what="component")
+
+FAULT = tagged("kind", {kind: record({**COMMON, **fields}, what=f"a {kind} fault")
+                        for kind, fields in FAULT_SCHEMAS.items()}, what="fault")
+
+SCENARIO = record({
+    "name": Field(string, "scenario", "short name, used for the results folder"),
+    "description": Field(text, "", "one line shown by `simulate list`"),
+    "seed": Field(integer(0, 2**63 - 1), 1, "default seed of the run"),
+    "duration": Field(duration(positive=True), doc="how long clients send operations"),
+    "network": Field(NETWORK, {}, "link defaults and overrides"),
+    "components": Field(mapping_of(COMPONENT), doc="the topology: name -> component"),
+    "workload": Field(workload, doc="the clients"),
+    "faults": Field(list_of(FAULT), [], "the fault timeline"),
+}, what="the scenario")
+
+_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_.-]*$")
+
+
+def check_references(data: dict, ctx: Context) -> dict[str, list[str]]:
+    """Check every name; return component name -> node names.  Fills fault ends and names."""
+    components = data["components"]
+    if not components:
+        ctx.fail(("components",), "a scenario needs at least one component")
+    nodes: dict[str, list[str]] = {}
+    owner: dict[str, str] = {CLIENT: CLIENT}
+    for name, config in components.items():
+        path = ("components", name)
+        if not _NAME.match(name):
+            ctx.fail(path, f"component names start with a letter and use letters, digits, "
+                           f"'-', '_' or '.'; got {name!r}")
+        if name in (CLIENT, "*"):
+            ctx.fail(path, f"{name!r} is reserved")
+        nodes[name] = KINDS[config["kind"]].node_names(name, config)
+        for node in nodes[name]:
+            clash = owner.get(node)
+            if clash is not None or (node in components and node != name):
+                ctx.fail(path, f"node name {node!r} of {name!r} clashes with "
+                               f"{clash or node!r}; rename one of them")
+            owner[node] = name
+    known = set(owner) | set(nodes) | {"*"}
+
+    def of_kind(path, name, kind):
+        config = components.get(name)
+        if config is None or config["kind"] != kind:
+            found = [n for n, c in components.items() if c["kind"] == kind]
+            ctx.fail(path, f"{name!r} is not a {kind} component; the {kind} components are: "
+                           f"{', '.join(found) or 'none'}")
+
+    def check_names(path, values):
+        for i, value in enumerate(values):
+            if value not in known:
+                ctx.fail(path + (i,), f"unknown node or component {value!r}; known: "
+                                      f"{', '.join(sorted(known - {'*'}))}")
+
+    for name, config in components.items():
+        if config["kind"] == "service":
+            of_kind(("components", name, "database"), config["database"], "database")
+            if config["cache"]:
+                of_kind(("components", name, "cache"), config["cache"], "cache")
+    of_kind(("workload", "target"), data["workload"]["target"], "service")
+
+    for i, rule in enumerate(data["network"]["links"]):
+        check_names(("network", "links", i, "from"), rule["from"])
+        check_names(("network", "links", i, "to"), rule["to"])
+
+    run = data["duration"]
+    seen: set[str] = set()
+    counts: dict[str, int] = {}
+    for i, fault in enumerate(data["faults"]):
+        path = ("faults", i)
+        kind = fault["kind"]
+        counts[kind] = counts.get(kind, 0) + 1
+        if not fault["name"]:
+            fault["name"] = f"{kind}-{counts[kind]}"
+        if fault["name"] in seen:
+            ctx.fail(path + ("name",), f"two faults are named {fault['name']!r}")
+        seen.add(fault["name"])
+        _check_fault_targets(fault, path, ctx, check_names, of_kind, components, owner)
+        if kind == "deploy":
+            if fault["duration"] is not None or fault["end"] is not None:
+                ctx.fail(path, "a deploy lasts as long as its batches take; give 'batch', "
+                               "'restart' and 'pause' instead of 'duration' or 'end'")
+            instances = sum(len(nodes[s]) if s in nodes else 1 for s in fault["service"])
+            fault["end"] = fault["start"] + deploy_length(fault, instances)
+        elif fault["duration"] is not None and fault["end"] is not None:
+            ctx.fail(path, "give either 'duration' or 'end', not both")
+        elif fault["duration"] is not None:
+            fault["end"] = fault["start"] + fault["duration"]
+        elif fault["end"] is None:
+            ctx.fail(path, f"a {kind} fault needs 'duration' or 'end'")
+        fault["duration"] = fault["end"] - fault["start"]
+        if fault["duration"] <= 0:
+            ctx.fail(path + ("end",), f"the fault ends ({fault['end']:g}s) before it starts "
+                                      f"({fault['start']:g}s)")
+        if fault["start"] >= run:
+            ctx.fail(path + ("start",), f"the fault starts at {fault['start']:g}s, after the "
+                                        f"run ends ({run:g}s)")
+        if fault["end"] > run + 1e-9:
+            ctx.fail(path, f"the fault lasts until {fault['end']:g}s, after the run ends "
+                           f"({run:g}s); every fault is healed within the run")
+    return nodes
+
+
+def _check_fault_targets(fault, path, ctx, check_names, of_kind, components, owner):
+    kind = fault["kind"]
+    if kind == "partition":
+        given = [k for k in ("groups", "isolate", "one_way") if fault[k] is not None]
+        if len(given) != 1:
+            ctx.fail(path, "a partition needs exactly one of 'groups', 'isolate' or 'one_way'"
+                     + (f"; got {', '.join(given)}" if given else ""))
+        if fault["groups"] is not None:
+            for j, group in enumerate(fault["groups"]):
+                check_names(path + ("groups", j), group)
+        elif fault["isolate"] is not None:
+            check_names(path + ("isolate",), fault["isolate"])
+        else:
+            check_names(path + ("one_way", "from"), fault["one_way"]["from"])
+            check_names(path + ("one_way", "to"), fault["one_way"]["to"])
+    elif kind == "degrade":
+        check_names(path + ("from",), fault["from"])
+        check_names(path + ("to",), fault["to"])
+    elif kind == "slow-writes":
+        for j, name in enumerate(fault["database"]):
+            base = owner.get(name, name)
+            of_kind(path + ("database", j), base, "database")
+    elif kind == "deploy":
+        for j, name in enumerate(fault["service"]):
+            of_kind(path + ("service", j), name, "service")
+    elif kind == "crash":
+        check_names(path + ("node",), fault["node"])
+        if "*" in fault["node"] or CLIENT in fault["node"]:
+            ctx.fail(path + ("node",), "crash names nodes or components, not '*' or 'client'")
