@@ -15,7 +15,7 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 
-from simulator.analysis.windows import empty_windows
+from simulator.analysis.windows import empty_windows, overlap_union
 from simulator.history import History
 
 #: Most client operations drawn in the scatter; beyond it every k-th is drawn.
@@ -65,25 +65,38 @@ def _shade_faults(axes, faults: pd.DataFrame, colours: dict[str, str]) -> None:
         )
 
 
+def _latency_floor(ops: pd.DataFrame):
+    """A function giving latencies, with zero latencies lifted to a floor below all others (log scale)."""
+    latency = (ops["complete_s"] - ops["invoke_s"]).to_numpy(np.float64)
+    positive = latency[latency > 0]
+    floor = positive.min() / 2 if len(positive) else MIN_LATENCY_S
+
+    def latency_of(frame: pd.DataFrame) -> np.ndarray:
+        return np.maximum((frame["complete_s"] - frame["invoke_s"]).to_numpy(np.float64), floor)
+
+    return latency_of
+
+
 def _draw_operations(ax, history: History, stale: pd.DataFrame | None) -> int:
     """Latency against invoke time, by status, with stale reads marked; returns the sampling step."""
     ops = history.ops
     shown, step = _every_kth(ops)
-    latency = np.maximum((shown["complete_s"] - shown["invoke_s"]).to_numpy(np.float64), MIN_LATENCY_S)
+    latency_of = _latency_floor(ops)
+    size = 30 if len(shown) <= 2_000 else 12 if len(shown) <= 20_000 else 5
+    latency = latency_of(shown)
     status = shown["status"].to_numpy(object)
     for name, colour in STATUS_COLOURS.items():
         mine = status == name
         ax.scatter(
-            shown["invoke_s"].to_numpy()[mine], latency[mine], s=6, color=colour, alpha=0.6, lw=0,
+            shown["invoke_s"].to_numpy()[mine], latency[mine], s=size, color=colour, alpha=0.6, lw=0,
             label=f"{name} ({int((ops['status'] == name).sum())})", rasterized=True,
         )
     if stale is not None and len(stale):
         stale_ops = ops.loc[ops["index"].isin(stale.loc[stale["stale"], "index"])]
         stale_shown, _ = _every_kth(stale_ops)
         ax.scatter(
-            stale_shown["invoke_s"],
-            np.maximum((stale_shown["complete_s"] - stale_shown["invoke_s"]).to_numpy(np.float64), MIN_LATENCY_S),
-            marker="x", s=24, color=STALE_COLOUR, lw=1.1, alpha=0.85, label=f"stale read ({len(stale_ops)})", zorder=3,
+            stale_shown["invoke_s"], latency_of(stale_shown), marker="x", s=max(size, 24), color=STALE_COLOUR,
+            lw=1.1, alpha=0.85, label=f"stale read ({len(stale_ops)})", zorder=3,
         )
     ax.set_yscale("log")
     if len(ops) == 0:
@@ -91,17 +104,6 @@ def _draw_operations(ax, history: History, stale: pd.DataFrame | None) -> int:
         ax.text(0.5, 0.5, "no client operations", transform=ax.transAxes, ha="center", color="#666666")
     ax.set_ylabel("latency (s, log scale)")
     return step
-
-
-def _union(start: np.ndarray, end: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The union of intervals as disjoint sorted intervals."""
-    if len(start) == 0:
-        return start, end
-    order = np.argsort(start, kind="stable")
-    start, end = start[order], end[order]
-    reach = np.maximum.accumulate(end)
-    begins = np.flatnonzero(np.r_[True, start[1:] > reach[:-1]])
-    return start[begins], np.maximum.reduceat(end, begins)
 
 
 def _divergent_keys(start: np.ndarray, end: np.ndarray, open_: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -115,7 +117,7 @@ def _divergent_keys(start: np.ndarray, end: np.ndarray, open_: np.ndarray) -> tu
 def _draw_divergence(ax, history: History, windows: pd.DataFrame | None) -> None:
     """One row per copy: bars where it was behind or held a phantom, open ones hatched."""
     windows = windows if windows is not None else empty_windows()
-    copies = list(dict.fromkeys([*history.copy_info["copy"], *windows["copy"]]))
+    copies = list(dict.fromkeys([*history.copy_info["copy"], *windows["copy"].unique()]))
     duration = history.duration_s
     labels = []
     for row, copy in enumerate(copies):
@@ -124,14 +126,16 @@ def _draw_divergence(ax, history: History, windows: pd.DataFrame | None) -> None
             of_kind = mine[mine["kind"] == kind]
             for still_open in (False, True):
                 part = of_kind[of_kind["open"] == still_open]
-                start, end = _union(part["start_s"].to_numpy(np.float64), part["end_s"].to_numpy(np.float64))
+                start, end = overlap_union(part["start_s"].to_numpy(np.float64), part["end_s"].to_numpy(np.float64))
                 if len(start):
                     ax.broken_barh(
                         list(zip(start, end - start)), (row - 0.35, 0.7), facecolors=colour, alpha=0.8,
                         hatch="//" if still_open else None, edgecolor="#333333" if still_open else colour, lw=0.5,
                     )
             if of_kind["open"].any():
-                ax.plot([duration], [row], marker=">", color=colour, markersize=10, markeredgecolor="#333333")
+                ax.plot(
+                    [duration], [row], marker=">", color=colour, markersize=10, markeredgecolor="#333333", clip_on=False
+                )
         peak = 0
         if len(mine):
             times, counts = _divergent_keys(
@@ -139,7 +143,9 @@ def _draw_divergence(ax, history: History, windows: pd.DataFrame | None) -> None
             )
             peak = int(counts.max())
             scaled = row + 0.35 - 0.7 * np.r_[0, counts, counts[-1]] / peak
-            ax.step(np.r_[0.0, times, max(duration, times[-1])], scaled, where="post", color="#222222", lw=0.8)
+            ax.step(
+                np.r_[0.0, times, max(duration, times[-1])], scaled, where="post", color="#222222", lw=0.7, alpha=0.8
+            )
         labels.append(f"{copy}\n(max {peak} key{'' if peak == 1 else 's'})")
     ax.set_yticks(range(len(copies)), labels)
     ax.set_ylim(len(copies) - 0.5 if copies else 0.5, -0.5)
@@ -152,7 +158,9 @@ def _draw_divergence(ax, history: History, windows: pd.DataFrame | None) -> None
 def _legends(top, bottom, fault_colours: dict[str, str]) -> None:
     handles, labels = top.get_legend_handles_labels()
     handles += [Patch(color=c, alpha=0.25, label=f"fault: {k}") for k, c in fault_colours.items()]
-    top.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=9, frameon=False)
+    top.legend(
+        handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=10, frameon=False, markerscale=1.5
+    )
     bottom.legend(
         handles=[
             Patch(color=WINDOW_COLOURS["behind"], label="behind the truth"),
@@ -160,7 +168,7 @@ def _legends(top, bottom, fault_colours: dict[str, str]) -> None:
             Patch(facecolor="white", edgecolor="#333333", hatch="//", label="still open at end"),
             Line2D([], [], color="#222222", lw=0.8, label="keys divergent (scaled)"),
         ],
-        loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=9, frameon=False,
+        loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=10, frameon=False,
     )
 
 
@@ -189,9 +197,10 @@ def timeline(history: History, stale: pd.DataFrame | None = None, windows: pd.Da
 
     scenario = history.meta.get("scenario") or "run"
     seed = history.meta.get("seed")
-    title = f"{scenario}{f' (seed {seed})' if seed is not None else ''}: client operations and copy divergence over time"
+    run = f"{scenario} (seed {seed})" if seed is not None else str(scenario)
+    title = f"{run}: client operations and copy divergence over time"
     if step > 1:
-        title += f"\n(every {step}th operation drawn)"
+        title += f"\n(one operation in {step} drawn)"
     figure.suptitle(title, fontsize=13)
     top.set_title("client operations: latency by status", fontsize=11, loc="left")
     bottom.set_title("divergence of each copy from the source of truth", fontsize=11, loc="left")

@@ -11,9 +11,9 @@ import math
 import numpy as np
 import pandas as pd
 
-from simulator.analysis.phases import STATUSES, availability, phases as phase_table
+from simulator.analysis.phases import STATUSES, phases as phase_table
 from simulator.analysis.stale import stale_reads
-from simulator.analysis.windows import windows as window_table
+from simulator.analysis.windows import overlap_union, windows as window_table
 from simulator.history import History
 
 
@@ -28,8 +28,6 @@ def plain(value):
     if isinstance(value, (float, np.floating)):
         value = float(value)
         return value if math.isfinite(value) else None
-    if isinstance(value, str):
-        return value
     return value
 
 
@@ -37,29 +35,21 @@ def _percentile(values: np.ndarray, q: float):
     return plain(np.percentile(values, q)) if len(values) else None
 
 
-def _status_counts(ops: pd.DataFrame) -> dict:
-    counts = {"total": len(ops)}
-    counts.update({s: int((ops["status"] == s).sum()) for s in STATUSES})
-    return counts
+def _status_counts(status: pd.Series) -> dict:
+    counts = status.value_counts()
+    return {"total": len(status), **{s: int(counts.get(s, 0)) for s in STATUSES}}
 
 
 def time_divergent_s(windows: pd.DataFrame) -> float:
     """Length of the union of the windows' intervals: time with at least one key divergent."""
-    if len(windows) == 0:
-        return 0.0
-    order = np.argsort(windows["start_s"].to_numpy(), kind="stable")
-    start = windows["start_s"].to_numpy(np.float64)[order]
-    end = windows["end_s"].to_numpy(np.float64)[order]
-    reach = np.maximum.accumulate(end)
-    # A new stretch begins where a window starts after everything before it ended.
-    begins = np.flatnonzero(np.r_[True, start[1:] > reach[:-1]])
-    return float(np.sum(np.maximum.reduceat(end, begins) - start[begins]))
+    start, end = overlap_union(windows["start_s"].to_numpy(), windows["end_s"].to_numpy())
+    return float(np.sum(end - start))
 
 
 def _window_summary(history: History, windows: pd.DataFrame) -> dict:
     durations = windows["duration_s"].to_numpy(np.float64)
     by_copy = {}
-    copies = list(dict.fromkeys([*history.copy_info["copy"], *sorted(set(windows["copy"]))]))
+    copies = list(dict.fromkeys([*history.copy_info["copy"], *np.sort(windows["copy"].unique())]))
     grouped = dict(tuple(windows.groupby("copy", sort=False))) if len(windows) else {}
     for copy in copies:
         mine = grouped.get(copy, windows.iloc[:0])
@@ -104,9 +94,10 @@ def summary(
         phases = phase_table(history, stale=stale)
 
     ops = history.ops
-    writes = ops[ops["op"] == "write"]
-    ok = ops[ops["status"] == "ok"]
-    latency = (ok["complete_s"] - ok["invoke_s"]).to_numpy(np.float64)
+    is_read = (ops["op"] == "read").to_numpy()
+    is_ok = (ops["status"] == "ok").to_numpy()
+    counts = _status_counts(ops["status"])
+    latency = (ops["complete_s"] - ops["invoke_s"]).to_numpy(np.float64)[is_ok]
     reads_ok = len(stale)
     reads_stale = int(stale["stale"].sum())
     meta = history.meta
@@ -116,10 +107,10 @@ def summary(
         "seed": plain(meta.get("seed")),
         "version": plain(meta.get("version")),
         "duration_s": plain(history.duration_s),
-        "ops": _status_counts(ops),
-        "availability": plain(availability(history)),
+        "ops": counts,
+        "availability": plain(counts["ok"] / counts["total"]) if counts["total"] else None,
         "reads": {
-            "total": int((ops["op"] == "read").sum()),
+            "total": int(is_read.sum()),
             "ok": int(reads_ok),
             "stale": reads_stale,
             "stale_fraction": plain(reads_stale / reads_ok) if reads_ok else None,
@@ -127,7 +118,7 @@ def summary(
             "max_missed_versions": int(stale["missed_versions"].max()) if reads_ok else 0,
             "max_staleness_s": plain(stale["staleness_s"].max()) if reads_stale else None,
         },
-        "writes": _status_counts(writes),
+        "writes": _status_counts(ops.loc[(ops["op"] == "write").to_numpy(), "status"]),
         "windows": _window_summary(history, windows),
         "phases": [
             {

@@ -50,6 +50,20 @@ def empty_windows() -> pd.DataFrame:
     )
 
 
+def overlap_union(start: np.ndarray, end: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The union of intervals ``[start, end)`` as disjoint intervals sorted by start."""
+    start = np.asarray(start, dtype=np.float64)
+    end = np.asarray(end, dtype=np.float64)
+    if len(start) == 0:
+        return start, end
+    order = np.argsort(start, kind="stable")
+    start, end = start[order], end[order]
+    reach = np.maximum.accumulate(end)
+    # A new stretch begins where an interval starts after everything before it ended.
+    begins = np.flatnonzero(np.r_[True, start[1:] > reach[:-1]])
+    return start[begins], np.maximum.reduceat(end, begins)
+
+
 def _copies_and_initial(history: History) -> tuple[np.ndarray, np.ndarray]:
     """Sorted copy names and each one's initial version.
 
@@ -80,6 +94,74 @@ def _last_at_or_before(flag: np.ndarray, group_first: np.ndarray) -> tuple[np.nd
     return last, last >= group_first
 
 
+class _Pairs:
+    """``(copy, key)`` pairs encoded as ``copy_code * n_keys + key_code``."""
+
+    def __init__(self, names: np.ndarray, keys: np.ndarray):
+        self.names, self.keys, self.n_keys = names, keys, max(len(keys), 1)
+
+    def encode(self, copy_codes: np.ndarray, keys: np.ndarray) -> np.ndarray:
+        return copy_codes * self.n_keys + np.searchsorted(self.keys, keys)
+
+    def copy_code(self, pairs: np.ndarray) -> np.ndarray:
+        return pairs // self.n_keys
+
+    def key(self, pairs: np.ndarray) -> np.ndarray:
+        return self.keys[pairs % self.n_keys]
+
+
+def _settled_states(history: History, truth: Truth) -> tuple[_Pairs, np.ndarray, np.ndarray, np.ndarray]:
+    """For every pair and every instant something happened to it: the state once all of it happened.
+
+    Returns the pair encoding and, sorted by pair then time, the pair codes,
+    the instants and the states (consistent, behind or phantom).
+    """
+    names, initial = _copies_and_initial(history)
+    changes = history.copies
+    change_key = changes["key"].to_numpy(np.int64)
+    pairs = _Pairs(names, np.unique(np.concatenate([truth.key, change_key])))
+    change_copy = pd.Categorical(changes["copy"].to_numpy(str), categories=names.astype(str)).codes
+    change_pair = pairs.encode(change_copy.astype(np.int64), change_key)
+
+    # Pairs to judge: every (copy, key) the copy changed, plus every written key for v0 copies.
+    v0_copies = np.flatnonzero(initial == 0)
+    written = pairs.encode(v0_copies[:, None], np.unique(truth.key)[None, :]).ravel()
+    judged = np.unique(np.concatenate([change_pair, written]))
+    if len(judged) == 0:
+        nothing = np.zeros(0, dtype=np.int64)
+        return pairs, nothing, nothing.astype(np.float64), nothing.astype(np.int8)
+
+    # Each judged pair sees every commit of its key, merged with its own changes.
+    judged_key = pairs.key(judged)
+    first = truth.first_of(judged_key)
+    counts = np.searchsorted(truth.key, judged_key, side="right") - first
+    commits = _ragged_positions(first, counts)
+    pair = np.concatenate([np.repeat(judged, counts), change_pair])
+    time_s = np.concatenate([truth.commit_s[commits], changes["time_s"].to_numpy(np.float64)])
+    version = np.concatenate([truth.version[commits], changes["version"].to_numpy(np.int64)])
+    is_change = np.concatenate([np.zeros(len(commits), bool), np.ones(len(changes), bool)])
+    sequence = np.concatenate([commits, np.arange(len(changes))])  # table order breaks ties
+    order = np.lexsort((sequence, time_s, pair))
+    pair, time_s, version, is_change = pair[order], time_s[order], version[order], is_change[order]
+
+    # After every event: what the copy holds and the truth's latest.
+    group_start = np.r_[True, pair[1:] != pair[:-1]]
+    group_first = np.maximum.accumulate(np.where(group_start, np.arange(len(pair)), 0))
+    last_change, has_change = _last_at_or_before(is_change, group_first)
+    last_commit, has_commit = _last_at_or_before(~is_change, group_first)
+    held = np.where(has_change, version[last_change], initial[pairs.copy_code(pair)])
+    latest = np.where(has_commit, version[last_commit], 0)
+
+    # Judge only the state after the last event of each instant.
+    settled = np.r_[(pair[1:] != pair[:-1]) | (time_s[1:] != time_s[:-1]), True]
+    pair, time_s, held, latest = pair[settled], time_s[settled], held[settled], latest[settled]
+    committed = truth.committed(pairs.key(pair), held)
+    state = np.full(len(pair), _CONSISTENT, dtype=np.int8)
+    state[(held >= 0) & committed & (held < latest)] = _BEHIND
+    state[(held > 0) & ~committed] = _PHANTOM
+    return pairs, pair, time_s, state
+
+
 def windows(history: History) -> pd.DataFrame:
     """Inconsistency windows of every copy, one row per window.
 
@@ -87,59 +169,13 @@ def windows(history: History) -> pd.DataFrame:
     ``start_s``, ``end_s``, ``duration_s``, ``open``; sorted by
     ``(copy, key, start_s)``.
     """
-    names, initial = _copies_and_initial(history)
-    truth = Truth.of(history)
-    changes = history.copies
-
-    change_copy = pd.Categorical(changes["copy"].to_numpy(str), categories=names.astype(str)).codes.astype(np.int64)
-    change_key = changes["key"].to_numpy(np.int64)
-    keys = np.unique(np.concatenate([truth.key, change_key]))
-    n_keys = max(len(keys), 1)
-    change_pair = change_copy * n_keys + np.searchsorted(keys, change_key)
-
-    # Pairs to judge: every (copy, key) the copy changed, plus every written key for v0 copies.
-    v0_copies = np.flatnonzero(initial == 0)
-    written = np.searchsorted(keys, np.unique(truth.key))
-    pairs = np.unique(np.concatenate([change_pair, (v0_copies[:, None] * n_keys + written[None, :]).ravel()]))
-    if len(pairs) == 0:
+    pairs, pair, time_s, state = _settled_states(history, Truth.of(history))
+    n = len(pair)
+    if n == 0:
         return empty_windows()
 
-    # Each pair sees every commit of its key.
-    pair_key = keys[pairs % n_keys]
-    first = truth.first_of(pair_key)
-    counts = np.searchsorted(truth.key, pair_key, side="right") - first
-    commits = _ragged_positions(first, counts)
-
-    pair = np.concatenate([np.repeat(pairs, counts), change_pair])
-    time_s = np.concatenate([truth.commit_s[commits], changes["time_s"].to_numpy(np.float64)])
-    version = np.concatenate([truth.version[commits], changes["version"].to_numpy(np.int64)])
-    is_change = np.concatenate([np.zeros(len(commits), bool), np.ones(len(changes), bool)])
-    sequence = np.concatenate([commits, np.arange(len(changes))])
-    order = np.lexsort((sequence, time_s, pair))
-    pair, time_s, version, is_change = pair[order], time_s[order], version[order], is_change[order]
-
-    # State after every event: what the copy holds and the truth's latest.
-    n = len(pair)
-    group_start = np.r_[True, pair[1:] != pair[:-1]]
-    group_first = np.maximum.accumulate(np.where(group_start, np.arange(n), 0))
-    last_change, has_change = _last_at_or_before(is_change, group_first)
-    last_commit, has_commit = _last_at_or_before(~is_change, group_first)
-    held = np.where(has_change, version[last_change], initial[pair // n_keys])
-    latest = np.where(has_commit, version[last_commit], 0)
-
-    # Judge only the state after the last event of each instant.
-    settled = np.r_[(pair[1:] != pair[:-1]) | (time_s[1:] != time_s[:-1]), True]
-    pair, time_s, held, latest = pair[settled], time_s[settled], held[settled], latest[settled]
-    key = keys[pair % n_keys]
-    committed = truth.committed(key, held)
-    state = np.full(len(pair), _CONSISTENT, dtype=np.int8)
-    state[(held >= 0) & committed & (held < latest)] = _BEHIND
-    state[(held > 0) & ~committed] = _PHANTOM
-
     # Windows are maximal runs of one divergent state within a pair.
-    n = len(pair)
-    new_pair = np.r_[True, pair[1:] != pair[:-1]]
-    boundaries = np.flatnonzero(new_pair | np.r_[True, state[1:] != state[:-1]])
+    boundaries = np.flatnonzero(np.r_[True, (pair[1:] != pair[:-1]) | (state[1:] != state[:-1])])
     opens = boundaries[state[boundaries] != _CONSISTENT]
     following = np.searchsorted(boundaries, opens, side="right")
     following = np.where(following < len(boundaries), boundaries[np.minimum(following, len(boundaries) - 1)], n)
@@ -150,8 +186,8 @@ def windows(history: History) -> pd.DataFrame:
     end_s = np.where(closes, time_s[np.minimum(following, n - 1)], np.maximum(history.duration_s, start_s))
     result = pd.DataFrame(
         {
-            "copy": names[pair[opens] // n_keys],
-            "key": key[opens].astype(np.int64),
+            "copy": pairs.names[pairs.copy_code(pair[opens])],
+            "key": pairs.key(pair[opens]).astype(np.int64),
             "kind": np.where(state[opens] == _BEHIND, "behind", "phantom").astype(object),
             "start_s": start_s,
             "end_s": end_s,

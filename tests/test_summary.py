@@ -1,0 +1,131 @@
+"""The headline summary: right numbers, plain JSON values, and fast on a million operations."""
+
+import json
+import time
+
+import numpy as np
+import pytest
+from conftest import large_history, make_history
+
+from simulator.analysis import phases, stale_reads, summary, windows
+from simulator.analysis.summary import time_divergent_s
+
+
+@pytest.fixture(name="run")
+def small_run():
+    return make_history(
+        ops=[
+            ("write", 0, 0.5, 1.0, "ok", 1, "db-primary"),
+            ("read", 0, 1.5, 1.6, "ok", 0, "replica"),  # stale
+            ("read", 0, 2.0, 2.2, "ok", 9, "cache"),  # phantom
+            ("write", 0, 3.0, 4.0, "info", -1, ""),
+            ("read", 1, 5.0, 5.5, "fail", -1, ""),
+        ],
+        truth=[(0, 1, 1.0)],
+        copies=[(3.0, "replica", 0, 1), (2.0, "cache", 0, 9, "fill"), (6.0, "cache", 0, -1, "expire")],
+        copy_info=[("replica", "v0"), ("cache", "empty"), ("idle", "v0")],
+        faults=[("partition-1", "partition", 1.0, 3.0)],
+        duration=10,
+        meta={"scenario": "tiny", "seed": 7, "version": "0.1.0"},
+    )
+
+
+def all_plain(value):
+    if isinstance(value, dict):
+        return all(isinstance(k, str) and all_plain(v) for k, v in value.items())
+    if isinstance(value, list):
+        return all(all_plain(v) for v in value)
+    return value is None or type(value) in (bool, int, float, str)
+
+
+def test_summary_is_json_serialisable_without_nan(run):
+    result = summary(run)
+    assert all_plain(result)
+    assert json.loads(json.dumps(result, allow_nan=False)) == result
+
+
+def test_summary_of_an_empty_history_is_json_serialisable():
+    result = summary(make_history())
+    json.dumps(result, allow_nan=False)
+    assert result["availability"] is None
+    assert result["reads"]["stale_fraction"] is None
+    assert result["windows"]["p50_s"] is None and result["windows"]["max_s"] is None
+    assert result["latency"] == {"p50_s": None, "p99_s": None, "max_s": None}
+
+
+def test_summary_numbers(run):
+    result = summary(run)
+    assert (result["scenario"], result["seed"], result["version"], result["duration_s"]) == ("tiny", 7, "0.1.0", 10.0)
+    assert result["ops"] == {"total": 5, "ok": 3, "fail": 1, "info": 1}
+    assert result["availability"] == 0.6
+    assert result["writes"] == {"total": 2, "ok": 1, "fail": 0, "info": 1}
+    reads = result["reads"]
+    assert (reads["ok"], reads["stale"], reads["phantom"]) == (2, 1, 1)
+    assert reads["stale_fraction"] == 0.5
+    assert result["latency"]["p50_s"] == pytest.approx(0.2)
+
+
+def test_window_summary(run):
+    found = summary(run)["windows"]
+    # replica behind [1, 3); cache phantom [2, 6); idle replica behind [1, 10) and open.
+    assert (found["count"], found["open_at_end"], found["behind"], found["phantom"]) == (3, 1, 2, 1)
+    assert found["p50_s"] == 4.0
+    assert found["p99_s"] == pytest.approx(np.percentile([2.0, 4.0, 9.0], 99))
+    assert found["max_s"] == 9.0
+    assert found["by_copy"]["idle"] == {
+        "count": 1, "behind": 1, "phantom": 0, "open_at_end": 1, "max_s": 9.0, "time_divergent_s": 9.0
+    }
+    assert found["by_copy"]["cache"]["max_s"] == 4.0
+    assert list(found["by_copy"]) == ["replica", "cache", "idle"]
+
+
+def test_copy_without_windows_is_listed_with_zero_counts():
+    history = make_history(copy_info=[("replica", "v0")], duration=1)
+    assert summary(history)["windows"]["by_copy"] == {
+        "replica": {"count": 0, "behind": 0, "phantom": 0, "open_at_end": 0, "max_s": None, "time_divergent_s": 0.0}
+    }
+
+
+def test_time_divergent_is_the_union_of_a_copys_windows():
+    frame = windows(
+        make_history(
+            truth=[(0, 1, 1.0), (1, 1, 2.0), (2, 1, 7.0)],
+            copies=[(4.0, "replica", 0, 1), (3.0, "replica", 1, 1), (8.0, "replica", 2, 1)],
+            copy_info=[("replica", "v0")],
+            duration=10,
+        )
+    )
+    # [1, 4) and [2, 3) overlap; [7, 8) is apart: 3 + 1 seconds.
+    assert time_divergent_s(frame) == 4.0
+    assert time_divergent_s(frame.iloc[:0]) == 0.0
+
+
+def test_phases_in_summary(run):
+    listed = summary(run)["phases"]
+    assert [p["name"] for p in listed] == ["overall", "before partition-1", "during partition-1", "after partition-1"]
+    assert listed[1] == {
+        "name": "before partition-1", "fault": "partition-1", "start_s": 0.0, "end_s": 1.0,
+        "ops": 1, "availability": 1.0, "stale_fraction": None,
+    }
+
+
+def test_precomputed_tables_are_used(run):
+    stale = stale_reads(run)
+    found = windows(run).iloc[:1]
+    table = phases(run, stale=stale)
+    table["availability"] = 0.25
+    result = summary(run, stale=stale, windows=found, phases=table)
+    assert result["windows"]["count"] == 1
+    assert {p["availability"] for p in result["phases"]} == {0.25}
+
+
+def test_a_million_operations_are_analysed_in_seconds():
+    history = large_history(1_000_000)
+    began = time.perf_counter()
+    stale = stale_reads(history)
+    found = windows(history)
+    result = summary(history, stale=stale, windows=found)
+    elapsed = time.perf_counter() - began
+    assert result["ops"]["total"] == 1_000_000
+    assert result["windows"]["count"] == len(found) > 0
+    assert elapsed < 20, f"analysis of a million operations took {elapsed:.1f}s"
