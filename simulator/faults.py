@@ -43,7 +43,7 @@ SCHEMAS = {
         "duplicate": Field(probability, 0.0, "extra probability of duplicating a message"),
     },
     "slow-writes": {
-        "database": Field(names, doc="database component (or its primary node)"),
+        "node": Field(names, doc="database nodes (a database component means its primary)"),
         "extra": Field(distribution, doc="extra disk-write latency of each commit"),
     },
     "deploy": {
@@ -76,7 +76,7 @@ def describe(fault: dict) -> str:
         arrow = "<->" if fault["both_ways"] else "->"
         return f"{', '.join(fault['from'])} {arrow} {', '.join(fault['to'])}"
     if kind == "slow-writes":
-        return ", ".join(fault["database"])
+        return ", ".join(fault["node"])
     if kind == "deploy":
         return f"{', '.join(fault['service'])} (batch {fault['batch']})"
     return ", ".join(fault["node"])
@@ -124,9 +124,9 @@ def schedule(fault: dict, world) -> None:
         at(end, lambda: [net.restore(e) for e in entries])
     elif kind == "slow-writes":
         extra = build(fault["extra"])
-        primaries = [world.primary_of(n) for n in fault["database"]]
-        at(start, lambda: [p.slow.append(extra) for p in primaries])
-        at(end, lambda: [p.slow.remove(extra) for p in primaries])
+        disks = [world.database_node(n) for n in fault["node"]]
+        at(start, lambda: [d.slow.append(extra) for d in disks])
+        at(end, lambda: [d.slow.remove(extra) for d in disks])
     elif kind == "deploy":
         instances = [net.nodes[n] for n in world.resolve(fault["service"])]
         step = fault["restart"] + fault["pause"]

@@ -39,7 +39,7 @@ class Result:
     @cached_property
     def phases(self) -> pd.DataFrame:
         """Availability and stale fraction overall and before/during/after each fault."""
-        return analysis.phases(self.history)
+        return analysis.phases(self.history, stale=self.stale_reads)
 
     @cached_property
     def summary(self) -> dict:
@@ -59,6 +59,6 @@ class Result:
 
     def __repr__(self) -> str:
         s = self.summary
+        availability = "-" if s["availability"] is None else f"{s['availability']:.4f}"
         return (f"<Result {s['scenario']} seed={s['seed']}: {s['ops']['total']} ops, "
-                f"availability {s['availability']:.4f}, "
-                f"stale reads {s['reads']['stale']}>")
+                f"availability {availability}, stale reads {s['reads']['stale']}>")

@@ -51,7 +51,7 @@ def _write_all(result, folder: Path) -> None:
         data["seed"] = history.meta.get("seed")
         (folder / "scenario.yaml").write_text(
             f"# The resolved scenario of this run (defaults filled in, durations in seconds).\n"
-            f"# Run it again with: simulate {folder / 'scenario.yaml'}\n" + dump_yaml(data))
+            "# Run it again with: simulate <this folder>/scenario.yaml\n" + dump_yaml(data))
     write_analysis(result, folder)
 
 

@@ -198,7 +198,9 @@ def record(fields: dict[str, Field], *, what: str = "this section",
                                         f"{_suggest(key, fields)}; known keys: {known}")
         result = {}
         for name, field in fields.items():
-            if name in value:
+            if name in value and value[name] is None and field.default is None:
+                result[name] = None  # an optional value left out explicitly
+            elif name in value:
                 result[name] = field.validator(value[name], path + (name,), ctx)
             elif field.default is REQUIRED:
                 ctx.fail(path, f"{what} needs the key {name!r}"
@@ -223,7 +225,7 @@ def tagged(tag: str, variants: dict[str, Validator], *, what: str) -> Validator:
         if tag not in value:
             ctx.fail(path, f"{what} needs a {tag!r} key, one of: {', '.join(variants)}")
         kind = value[tag]
-        if kind not in variants:
+        if not isinstance(kind, str) or kind not in variants:
             ctx.fail(path + (tag,), f"unknown {what} {tag} {_describe(kind)}"
                                     f"{_suggest(kind, variants)}; known: {', '.join(variants)}")
         rest = {k: v for k, v in value.items() if k != tag}

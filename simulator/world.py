@@ -49,13 +49,12 @@ class World:
                     result.append(node)
         return result
 
-    def primary_of(self, name: str):
-        for component in self.components.values():
-            if component.kind == "database" and (
-                    name == component.name or name in component.node_names(
-                        component.name, component.config)):
-                return component.primary
-        raise KeyError(name)
+    def database_node(self, name: str):
+        """A database node by name; a database component's name means its primary."""
+        component = self.components.get(name)
+        if component is not None:
+            return component.primary
+        return self.network.nodes[name]
 
     def _link_rules(self, rules: list) -> list:
         result = []

@@ -20,13 +20,7 @@ from ..durations import format_duration
 from ..network import Node
 from ..schema import Field, choice, distribution, duration
 from .base import Component
-
-
-class _Entry:
-    __slots__ = ("version",)
-
-    def __init__(self, version: int) -> None:
-        self.version = version
+from .entries import Entries
 
 
 class CacheNode(Node):
@@ -34,19 +28,7 @@ class CacheNode(Node):
         super().__init__(name, cache.network)
         self.cache = cache
         self.stream = cache.sim.streams[f"node:{name}"]
-        self.entries: dict[int, _Entry] = {}
-
-    def _store(self, key: int, version: int, change: str) -> None:
-        entry = self.entries[key] = _Entry(version)
-        self.sim.record.copy_change(self.sim.env.now, self.name, key, version, change)
-        if self.cache.ttl:
-            self.sim.after(self.cache.ttl, self._expire, (key, entry))
-
-    def _expire(self, item) -> None:
-        key, entry = item
-        if self.entries.get(key) is entry:
-            del self.entries[key]
-            self.sim.record.copy_change(self.sim.env.now, self.name, key, -1, "expire")
+        self.entries = Entries(self.sim, name, cache.ttl)
 
     def _after_work(self, message, action) -> None:
         self.sim.after(self.cache.op_time.sample(self.stream), action, (message, self.epoch))
@@ -57,8 +39,7 @@ class CacheNode(Node):
     def _get(self, item) -> None:
         message, epoch = item
         if epoch == self.epoch:
-            entry = self.entries.get(message.args)
-            self.network.reply(message, "ok", None if entry is None else entry.version)
+            self.network.reply(message, "ok", self.entries.get(message.args))
 
     def on_fill(self, message) -> None:
         self._after_work(message, self._fill)
@@ -67,7 +48,7 @@ class CacheNode(Node):
         message, epoch = item
         if epoch == self.epoch:
             key, version = message.args
-            self._store(key, version, "fill")
+            self.entries.store(key, version, "fill")
             self.network.reply(message, "ok")
 
     def on_set(self, message) -> None:
@@ -77,7 +58,7 @@ class CacheNode(Node):
         message, epoch = item
         if epoch == self.epoch:
             key, version = message.args
-            self._store(key, version, "overwrite")
+            self.entries.store(key, version, "overwrite")
             self.network.reply(message, "ok")
 
     def on_delete(self, message) -> None:
@@ -86,16 +67,11 @@ class CacheNode(Node):
     def _delete(self, item) -> None:
         message, epoch = item
         if epoch == self.epoch:
-            key = message.args
-            if self.entries.pop(key, None) is not None:
-                self.sim.record.copy_change(self.sim.env.now, self.name, key, -1, "delete")
+            self.entries.delete(message.args)
             self.network.reply(message, "ok")
 
     def on_stop(self, how: str) -> None:
-        now = self.sim.env.now
-        for key in sorted(self.entries):
-            self.sim.record.copy_change(now, self.name, key, -1, "crash")
-        self.entries.clear()
+        self.entries.lose_all()
 
 
 class Cache(Component):

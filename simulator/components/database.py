@@ -3,7 +3,8 @@
 Writes commit at the primary after a disk-write latency.  With ``async``
 replication the commit happens then and each replica is sent the new version
 afterwards; with ``sync`` replication the commit waits for every replica's
-acknowledgement.  Per key, versions are assigned in the order the disk writes
+acknowledgement.  A replica writes what it receives to its own disk (the same
+``disk_write`` latency) before it applies and acknowledges it.  Per key, versions are assigned in the order the disk writes
 finish and commit in that order.  Replication is reliable in the end: an entry
 a replica has not acknowledged is sent again every ``replication_retry``, so a
 replica cut off by a partition catches up after the heal.  Replicas apply by
@@ -19,22 +20,29 @@ from ..schema import Field, choice, distribution, duration, integer
 from .base import Component
 
 
-class Primary(Node):
+class DatabaseNode(Node):
+    """A node of a database: it has a disk, which a slow-writes fault can slow down."""
+
     def __init__(self, name: str, db: "Database") -> None:
         super().__init__(name, db.network)
         self.db = db
         self.stream = db.sim.streams[f"node:{name}"]
-        self.committed: dict[int, int] = {}  # key -> latest committed version
-        self.assigned: dict[int, int] = {}   # key -> latest assigned version
-        self.pending: dict[int, list] = {}   # key -> [[version, acks_needed, message]...]
-        self.acked: dict[str, dict[int, int]] = {r: {} for r in db.replica_names}
-        self.slow = []  # extra disk latency from slow-writes faults
+        self.slow: list = []  # extra disk latency from slow-writes faults
 
     def disk_latency(self) -> float:
         delay = self.db.disk_write.sample(self.stream)
         for extra in self.slow:
             delay += extra.sample(self.stream)
         return delay
+
+
+class Primary(DatabaseNode):
+    def __init__(self, name: str, db: "Database") -> None:
+        super().__init__(name, db)
+        self.committed: dict[int, int] = {}  # key -> latest committed version
+        self.assigned: dict[int, int] = {}   # key -> latest assigned version
+        self.pending: dict[int, list] = {}   # key -> [[version, acks_needed, message]...]
+        self.acked: dict[str, dict[int, int]] = {r: {} for r in db.replica_names}
 
     def on_write(self, message) -> None:
         self.sim.after(self.disk_latency(), self._written, (message, self.epoch))
@@ -104,14 +112,18 @@ class Primary(Node):
                     self._ship(replica, key, version)
 
 
-class Replica(Node):
+class Replica(DatabaseNode):
     def __init__(self, name: str, db: "Database") -> None:
-        super().__init__(name, db.network)
-        self.db = db
-        self.stream = db.sim.streams[f"node:{name}"]
+        super().__init__(name, db)
         self.held: dict[int, int] = {}
 
     def on_apply(self, message) -> None:
+        self.sim.after(self.disk_latency(), self._apply, (message, self.epoch))
+
+    def _apply(self, item) -> None:
+        message, epoch = item
+        if epoch != self.epoch:
+            return  # lost in a crash before it reached the disk
         key, version = message.args
         if version > self.held.get(key, 0):
             self.held[key] = version
@@ -135,7 +147,8 @@ class Database(Component):
                              "async: commit, then ship; sync: commit waits for every replica"),
         "replication_retry": Field(duration(positive=True), "200ms",
                                    "resend an unacknowledged replication entry after this"),
-        "disk_write": Field(distribution, "2ms", "disk-write latency of a commit"),
+        "disk_write": Field(distribution, "2ms",
+                            "disk-write latency of a commit (primary) or an apply (replica)"),
         "read_time": Field(distribution, "200us", "time to serve a read"),
         "read_from": Field(choice("primary", "replica", "any"), "primary",
                            "where reads go: the primary, a random replica, or any node"),

@@ -22,9 +22,11 @@ from collections import deque
 import simpy
 
 from ..distributions import build
+from ..durations import format_duration
 from ..network import Node
 from ..schema import Field, choice, distribution, duration, integer, string, text
 from .base import Component
+from .entries import Entries
 
 
 class Instance(Node):
@@ -35,6 +37,8 @@ class Instance(Node):
         self.busy = 0
         self.waiting: deque = deque()
         self.active: dict = {}  # process -> message
+        self.local = (Entries(self.sim, f"{name}/local", service.local_ttl)
+                      if service.local_ttl else None)
 
     def on_request(self, message) -> None:
         process = self.sim.process(self._serve(message))
@@ -68,6 +72,8 @@ class Instance(Node):
                     self.busy -= 1
 
     def on_stop(self, how: str) -> None:
+        if self.local is not None:
+            self.local.lose_all()
         active, self.active = self.active, {}
         self.waiting.clear()
         self.busy = 0
@@ -93,6 +99,9 @@ class Service(Component):
                                "give up on a cache call after this and go to the database"),
         "database_timeout": Field(duration(positive=True), "500ms",
                                   "give up on a database call after this"),
+        "local_cache_ttl": Field(duration(), "0s",
+                                 "keep what each instance read in its own memory this long "
+                                 "(0: no local copy); other instances' writes do not reach it"),
     }
 
     @staticmethod
@@ -105,6 +114,7 @@ class Service(Component):
         self.service_time = build(config["service_time"])
         self.cache_timeout = config["cache_timeout"]
         self.database_timeout = config["database_timeout"]
+        self.local_ttl = config["local_cache_ttl"]
         self.instances = [Instance(n, self) for n in self.node_names(name, config)]
         self.database = world.components[config["database"]]
         self.cache = world.components[config["cache"]] if config["cache"] else None
@@ -124,7 +134,27 @@ class Service(Component):
         self._next += 1
         return up[self._next % len(up)]
 
+    def copies(self) -> list[dict]:
+        if not self.local_ttl:
+            return []
+        return [{"copy": i.local.copy, "component": self.name, "kind": "local",
+                 "source": self.database.truth, "initial": "empty",
+                 "learns_stale_by": f"ttl {format_duration(self.local_ttl)} (only this "
+                                    f"instance's own writes invalidate it)"}
+                for i in self.instances]
+
     def read(self, instance: Instance, key: int):
+        local = instance.local
+        if local is not None:
+            version = local.get(key)
+            if version is not None:
+                return "ok", (version, local.copy)
+        reply = yield from self._read_shared(instance, key)
+        if local is not None and reply[0] == "ok":
+            local.store(key, reply[1][0], "fill")
+        return reply
+
+    def _read_shared(self, instance: Instance, key: int):
         net = self.network
         cache = self.cache
         cache_answered = False
@@ -149,6 +179,8 @@ class Service(Component):
         if got.status != "ok":
             definite = got.status in ("fail", "refused")
             return ("fail" if definite else "info"), "database-" + _cause(got)
+        if instance.local is not None:
+            instance.local.delete(key)
         cache = self.cache
         if cache is not None:
             if cache.on_write == "delete":

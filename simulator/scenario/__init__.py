@@ -13,7 +13,7 @@ import copy
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..errors import ScenarioError
+from ..errors import ScenarioError, format_path
 from ..schema import Context
 from .yamlfile import dump_yaml, load_yaml, parse_value
 from .topology import SCENARIO, check_references
@@ -101,9 +101,10 @@ def _override(data: dict, ctx: Context, item: str) -> None:
         raise ScenarioError(f"--set takes PATH=VALUE (for example workload.rate=500), "
                             f"got {item!r}", source=ctx.source)
     dotted, text = item.split("=", 1)
-    path = tuple(_part(p) for p in dotted.strip().split("."))
-    if not all(path):
+    parts = dotted.strip().split(".")
+    if not all(p.strip() for p in parts):
         raise ScenarioError(f"--set has an empty part in the path {dotted!r}", source=ctx.source)
+    path = tuple(_part(p.strip()) for p in parts)
     try:
         value = parse_value(text)
     except ScenarioError as exc:
@@ -119,7 +120,8 @@ def _set(data: dict, ctx: Context, path: tuple, value, origin: str) -> None:
         elif isinstance(target, dict):
             target = target.setdefault(part, {})
         else:
-            raise ScenarioError(f"{origin}: there is no {path[:depth + 1]!r} to set a value in",
+            where = format_path(path[:depth + 1])
+            raise ScenarioError(f"{origin}: there is no {where} to set a value in",
                                 source=ctx.source)
     last = path[-1]
     if isinstance(target, list):

@@ -108,17 +108,21 @@ def check_references(data: dict, ctx: Context) -> dict[str, list[str]]:
             ctx.fail(path + ("name",), f"two faults are named {fault['name']!r}")
         seen.add(fault["name"])
         _check_fault_targets(fault, path, ctx, check_names, of_kind, components, owner)
+        start, length, end = fault["start"], fault["duration"], fault["end"]
         if kind == "deploy":
-            if fault["duration"] is not None or fault["end"] is not None:
+            instances = sum(len(nodes[s]) if s in nodes else 1 for s in fault["service"])
+            length = deploy_length(fault, instances)
+            if (fault["duration"] not in (None, length)
+                    or end not in (None, start + length)):
                 ctx.fail(path, "a deploy lasts as long as its batches take; give 'batch', "
                                "'restart' and 'pause' instead of 'duration' or 'end'")
-            instances = sum(len(nodes[s]) if s in nodes else 1 for s in fault["service"])
-            fault["end"] = fault["start"] + deploy_length(fault, instances)
-        elif fault["duration"] is not None and fault["end"] is not None:
-            ctx.fail(path, "give either 'duration' or 'end', not both")
-        elif fault["duration"] is not None:
-            fault["end"] = fault["start"] + fault["duration"]
-        elif fault["end"] is None:
+            fault["end"] = start + length
+        elif length is not None and end is not None:
+            if abs(start + length - end) > 1e-9:
+                ctx.fail(path, "give either 'duration' or 'end', not both")
+        elif length is not None:
+            fault["end"] = start + length
+        elif end is None:
             ctx.fail(path, f"a {kind} fault needs 'duration' or 'end'")
         fault["duration"] = fault["end"] - fault["start"]
         if fault["duration"] <= 0:
@@ -152,9 +156,9 @@ def _check_fault_targets(fault, path, ctx, check_names, of_kind, components, own
         check_names(path + ("from",), fault["from"])
         check_names(path + ("to",), fault["to"])
     elif kind == "slow-writes":
-        for j, name in enumerate(fault["database"]):
-            base = owner.get(name, name)
-            of_kind(path + ("database", j), base, "database")
+        for j, name in enumerate(fault["node"]):
+            check_names(path + ("node",), [name])
+            of_kind(path + ("node", j), owner.get(name, name), "database")
     elif kind == "deploy":
         for j, name in enumerate(fault["service"]):
             of_kind(path + ("service", j), name, "service")

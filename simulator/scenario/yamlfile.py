@@ -35,6 +35,7 @@ def load_yaml(text: str, source: str) -> tuple[object, dict[tuple, int]]:
 #: exhausting memory or the stack.
 MAX_VALUES = 200_000
 MAX_DEPTH = 40
+_COLLECTION_TAGS = {"tag:yaml.org,2002:map", "tag:yaml.org,2002:seq"}
 
 
 def _build(node, path, marks, constructor, source):
@@ -43,6 +44,9 @@ def _build(node, path, marks, constructor, source):
                             "expand too far) to be a scenario", source=source, path=path,
                             line=node.start_mark.line + 1)
     marks[path] = node.start_mark.line + 1
+    if not isinstance(node, yaml.ScalarNode) and node.tag not in _COLLECTION_TAGS:
+        raise ScenarioError(f"cannot read this value: the YAML tag {node.tag!r} is not "
+                            "supported", source=source, path=path, line=node.start_mark.line + 1)
     if isinstance(node, yaml.MappingNode):
         constructor.flatten_mapping(node)
         result = {}

@@ -1,0 +1,122 @@
+"""The `simulate` command: run, check, list, report; errors are exit status 2."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from simulator.cli import main
+from simulator.history import load as load_history
+
+ROOT = Path(__file__).resolve().parent.parent
+SMALL = ["--duration", "20s", "--set", "workload.rate=50", "--set", "faults.0.start=5s",
+         "--set", "faults.0.duration=5s"]
+
+
+def invoke(*args):
+    return CliRunner().invoke(main, [str(a) for a in args], catch_exceptions=False)
+
+
+def test_a_bare_scenario_path_means_run(tmp_path):
+    out = tmp_path / "run"
+    result = invoke(ROOT / "scenarios/partition.yaml", "--seed", 3, "--out", out, *SMALL)
+    assert result.exit_code == 0, result.output
+    assert "availability" in result.output and "stale reads" in result.output
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["seed"] == 3
+    assert summary["scenario"] == "partition"
+    assert summary["ops"]["total"] == len(load_history(out).ops)
+
+
+def test_run_writes_every_file_and_the_resolved_scenario_replays(tmp_path):
+    out = tmp_path / "first"
+    assert invoke("run", ROOT / "scenarios/partition.yaml", "--out", out, "--seed", 5, "-q",
+                  *SMALL).exit_code == 0
+    expected = {"summary.json", "scenario.yaml", "history.json", "ops.csv", "truth.csv",
+                "copies.csv", "copy_info.csv", "faults.csv", "windows.csv", "stale_reads.csv",
+                "phases.csv", "timeline.png"}
+    assert expected <= {p.name for p in out.iterdir()}
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")], "temporary folder left"
+    again = tmp_path / "again"
+    assert invoke(out / "scenario.yaml", "--out", again, "-q").exit_code == 0
+    for name in ("ops.csv", "copies.csv", "summary.json"):
+        assert (out / name).read_bytes() == (again / name).read_bytes(), name
+
+
+def test_quiet_prints_nothing_and_json_prints_the_summary(tmp_path):
+    result = invoke(ROOT / "scenarios/partition.yaml", "--out", tmp_path / "q", "-q", *SMALL)
+    assert result.output == ""
+    result = invoke(ROOT / "scenarios/partition.yaml", "--out", tmp_path / "j", "--json",
+                    *SMALL)
+    assert json.loads(result.output)["ops"]["total"] > 0
+
+
+def test_an_existing_results_folder_is_replaced_whole(tmp_path):
+    out = tmp_path / "r"
+    out.mkdir()
+    (out / "stale-file.txt").write_text("from an older run")
+    assert invoke(ROOT / "scenarios/partition.yaml", "--out", out, "-q", *SMALL).exit_code == 0
+    assert not (out / "stale-file.txt").exists()
+    assert (out / "summary.json").exists()
+
+
+def test_check_validates_without_running(tmp_path):
+    result = invoke("check", ROOT / "scenarios/partition.yaml", ROOT / "scenarios/deploy.yaml")
+    assert result.exit_code == 0
+    assert result.output.count(": ok (") == 2
+    resolved = invoke("check", "--resolved", ROOT / "scenarios/partition.yaml").output
+    assert "replication: async" in resolved  # a default, filled in
+
+
+def test_list_shows_bundled_scenarios_with_descriptions():
+    result = invoke("list", "--folder", ROOT / "scenarios")
+    assert result.exit_code == 0
+    for name in ("partition", "slow-writes", "deploy"):
+        line = next(line for line in result.output.splitlines() if f"{name}.yaml" in line)
+        assert len(line.split(None, 1)[1]) > 20  # a real description
+
+
+def test_report_reanalyses_a_saved_folder(tmp_path):
+    out = tmp_path / "r"
+    assert invoke(ROOT / "scenarios/partition.yaml", "--out", out, "-q", *SMALL).exit_code == 0
+    summary = (out / "summary.json").read_bytes()
+    (out / "summary.json").unlink()
+    (out / "timeline.png").unlink()
+    result = invoke("report", out)
+    assert result.exit_code == 0
+    assert (out / "summary.json").read_bytes() == summary
+    assert (out / "timeline.png").stat().st_size > 10_000
+
+
+@pytest.mark.parametrize("args, words", [
+    (["check", "nope.yaml"], "no such scenario file"),
+    (["run", "{scenario}", "--set", "workload.rate=-1"], "workload.rate"),
+    (["{scenario}", "--set", "faults.0.start=500s"], "after the run ends"),
+    (["{scenario}", "--duration", "-5s"], "cannot be negative"),
+    (["{scenario}", "--set", "components.api.database=nope"], "not a database component"),
+])
+def test_bad_input_is_one_line_and_exit_status_2(args, words):
+    scenario = str(ROOT / "scenarios/partition.yaml")
+    process = subprocess.run([sys.executable, "-m", "simulator",
+                              *[a.format(scenario=scenario) for a in args]],
+                             capture_output=True, text=True, timeout=60)
+    assert process.returncode == 2
+    assert "Traceback" not in process.stderr
+    assert words in process.stderr
+    assert process.stderr.startswith("error: ")
+    assert len(process.stderr.strip().splitlines()) == 1
+
+
+def test_a_bad_file_error_names_file_line_and_path(tmp_path):
+    path = tmp_path / "bad.yaml"
+    path.write_text((ROOT / "scenarios/partition.yaml").read_text()
+                    .replace("ttl: 60s", "ttl: sixty"))
+    line = next(i for i, text in enumerate(path.read_text().splitlines(), 1) if "sixty" in text)
+    result = CliRunner().invoke(main, ["check", str(path)])
+    assert result.exit_code == 2
+    assert f"{path}, line {line}, at components.cache.ttl:" in result.output

@@ -1,0 +1,179 @@
+"""Loading scenarios: defaults, durations, overrides, and errors that point at the line."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from simulator.errors import ScenarioError
+from simulator.scenario import load
+
+GOOD = """\
+name: tiny
+duration: 10s
+components:
+  db: {kind: database, replicas: 1}
+  cache: {kind: cache, ttl: 5s}
+  api: {kind: service, instances: 2, database: db, cache: cache}
+workload: {target: api, rate: 50, keys: 10}
+faults:
+  - kind: partition
+    groups: [[api-1, cache], [api-2, db]]
+    start: 2s
+    duration: 3s
+"""
+
+
+def write(tmp_path: Path, text: str, name: str = "s.yaml") -> Path:
+    path = tmp_path / name
+    path.write_text(textwrap.dedent(text))
+    return path
+
+
+def error_of(tmp_path, text, *overrides) -> ScenarioError:
+    with pytest.raises(ScenarioError) as info:
+        load(write(tmp_path, text), list(overrides))
+    return info.value
+
+
+def test_defaults_are_filled_and_durations_become_seconds(tmp_path):
+    scenario = load(write(tmp_path, GOOD))
+    data = scenario.data
+    assert scenario.name == "tiny"
+    assert scenario.duration == 10.0
+    assert data["components"]["cache"]["ttl"] == 5.0
+    assert data["components"]["db"]["replication"] == "async"
+    assert data["components"]["db"]["disk_write"] == {"dist": "constant", "value": 0.002}
+    assert data["workload"]["timeout"] == 1.0
+    fault = data["faults"][0]
+    assert (fault["name"], fault["start"], fault["end"], fault["duration"]) == \
+        ("partition-1", 2.0, 5.0, 3.0)
+    assert scenario.nodes == {"db": ["db-primary", "db-replica-1"], "cache": ["cache"],
+                              "api": ["api-1", "api-2"]}
+
+
+def test_the_resolved_scenario_loads_again_unchanged(tmp_path):
+    scenario = load(write(tmp_path, GOOD))
+    again = load(write(tmp_path, scenario.to_yaml(), "resolved.yaml"))
+    assert again.data == scenario.data
+
+
+def test_overrides_by_set_and_by_keyword(tmp_path):
+    path = write(tmp_path, GOOD)
+    scenario = load(path, ["workload.rate=500", "faults.0.start=1s"], seed=9, duration="8s")
+    assert scenario.data["workload"]["rate"] == 500.0
+    assert scenario.data["faults"][0]["start"] == 1.0
+    assert scenario.data["faults"][0]["end"] == 4.0
+    assert scenario.seed == 9
+    assert scenario.duration == 8.0
+    assert load(path, workload__read_fraction=0.5).data["workload"]["read_fraction"] == 0.5
+
+
+def test_file_name_line_and_path_are_in_the_message(tmp_path):
+    error = error_of(tmp_path, GOOD.replace("ttl: 5s", "ttl: 5sec"))
+    assert error.line == 5
+    assert error.path == ("components", "cache", "ttl")
+    assert str(error).startswith(f"{tmp_path / 's.yaml'}, line 5, at components.cache.ttl: ")
+    assert "'5sec'" in str(error)
+
+
+@pytest.mark.parametrize("change, path, line, words", [
+    (("rate: 50", "rate: -5"), ("workload", "rate"), 7, "greater than 0"),
+    (("keys: 10", "keys: ten"), ("workload", "keys"), 7, "whole number"),
+    (("ttl: 5s", "ttl: -5s"), ("components", "cache", "ttl"), 5, "cannot be negative"),
+    (("duration: 10s", "duration: 0s"), ("duration",), 2, "greater than zero"),
+    (("kind: cache,", "kind: cash,"), ("components", "cache", "kind"), 5, "did you mean 'cache'"),
+    (("replicas: 1", "replicas: 1, replicaz: 2"), ("components", "db", "replicaz"), 4,
+     "unknown key 'replicaz'"),
+    (("[api-2, db]", "[api-2, dbx]"), ("faults", 0, "groups", 1, 1), 10,
+     "unknown node or component 'dbx'"),
+    (("duration: 3s", "duration: 30s"), ("faults", 0), 9, "after the run ends"),
+    (("start: 2s", "start: 12s"), ("faults", 0, "start"), 11, "after the run ends"),
+    (("target: api", "target: db"), ("workload", "target"), 7, "not a service component"),
+    (("rate: 50", "rate: 50, read_fraction: 1.5"), ("workload", "read_fraction"), 7,
+     "at most 1"),
+    (("database: db,", "database: cache,"), ("components", "api", "database"), 6,
+     "not a database component"),
+])
+def test_bad_values_are_reported_where_they_are(tmp_path, change, path, line, words):
+    error = error_of(tmp_path, GOOD.replace(*change))
+    assert error.path == path
+    assert error.line == line
+    assert words in error.message
+
+
+def test_yaml_syntax_error_names_the_line(tmp_path):
+    error = error_of(tmp_path, "duration: 10s\ncomponents: [a\n")
+    assert error.line == 3
+    assert "not valid YAML" in error.message
+
+
+def test_duplicate_keys_are_an_error(tmp_path):
+    error = error_of(tmp_path, GOOD + "duration: 5s\n")
+    assert error.path == ("duration",)
+    assert "appears twice" in error.message
+
+
+def test_yaml_tags_that_build_objects_are_refused(tmp_path):
+    error = error_of(tmp_path, "duration: !!python/object/apply:os.system ['true']\n")
+    assert "cannot read this value" in error.message
+
+
+def test_alias_bombs_are_refused(tmp_path):
+    lines = ["a0: &a0 [x, x, x, x, x, x, x, x, x, x]"]
+    for i in range(1, 9):
+        lines.append(f"a{i}: &a{i} [{', '.join([f'*a{i - 1}'] * 10)}]")
+    error = error_of(tmp_path, "\n".join(lines) + "\n")
+    assert "too large" in error.message
+
+
+def test_a_partition_needs_exactly_one_shape(tmp_path):
+    error = error_of(tmp_path, GOOD.replace("    groups: [[api-1, cache], [api-2, db]]\n",
+                                            "    isolate: db\n    groups: [[api-1], [db]]\n"))
+    assert "exactly one of" in error.message
+    assert error.path == ("faults", 0)
+
+
+def test_deploy_length_comes_from_its_batches(tmp_path):
+    text = GOOD.replace("""  - kind: partition
+    groups: [[api-1, cache], [api-2, db]]
+    start: 2s
+    duration: 3s""", """  - kind: deploy
+    service: api
+    start: 1s
+    restart: 2s
+    pause: 1s""")
+    fault = load(write(tmp_path, text)).data["faults"][0]
+    assert fault["end"] == pytest.approx(1 + 2 + 1 + 2)
+
+
+def test_override_errors_name_the_override(tmp_path):
+    path = write(tmp_path, GOOD)
+    with pytest.raises(ScenarioError) as info:
+        load(path, ["workload.rate=fast"])
+    assert "from --set workload.rate=fast" in str(info.value)
+    assert info.value.line is None
+    with pytest.raises(ScenarioError, match="PATH=VALUE"):
+        load(path, ["workload.rate"])
+    with pytest.raises(ScenarioError, match="there is no faults\\[3\\]"):
+        load(path, ["faults.3.start=1s"])
+
+
+def test_missing_file_and_empty_file(tmp_path):
+    with pytest.raises(ScenarioError, match="no such scenario file"):
+        load(tmp_path / "nope.yaml")
+    with pytest.raises(ScenarioError, match="the file is empty"):
+        load(write(tmp_path, ""))
+    with pytest.raises(ScenarioError, match="mapping"):
+        load(write(tmp_path, "- just\n- a list\n"))
+
+
+def test_every_bundled_scenario_is_valid():
+    folder = Path(__file__).resolve().parent.parent / "scenarios"
+    paths = sorted(folder.glob("*.yaml"))
+    assert {p.stem for p in paths} >= {"partition", "slow-writes", "deploy"}
+    for path in paths:
+        scenario = load(path)
+        assert scenario.description, f"{path.name} needs a one-line description"
