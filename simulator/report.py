@@ -32,6 +32,11 @@ def format_summary(summary: dict) -> str:
         f"the end; p50 {_secs(windows['p50_s'])}  p99 {_secs(windows['p99_s'])}  "
         f"max {_secs(windows['max_s'])}",
     ]
+    nodes = summary.get("by_node") or {}
+    if nodes:
+        cells = [f"{name} {_pct(v['availability'])}" for name, v in nodes.items()]
+        lines.append("  by instance      " + "  ".join(cells[:8])
+                     + (f"  (+{len(cells) - 8} more)" if len(cells) > 8 else ""))
     phases = summary.get("phases") or []
     if phases:
         width = max(len(p["name"]) for p in phases)

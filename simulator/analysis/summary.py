@@ -11,7 +11,7 @@ import math
 import numpy as np
 import pandas as pd
 
-from simulator.analysis.phases import STATUSES, phases as phase_table
+from simulator.analysis.phases import STATUSES, availability_by, phases as phase_table
 from simulator.analysis.stale import stale_reads
 from simulator.analysis.windows import overlap_union, windows as window_table
 from simulator.history import History
@@ -73,6 +73,13 @@ def _window_summary(history: History, windows: pd.DataFrame) -> dict:
     }
 
 
+def _by_node(history: History) -> dict:
+    """Operations and availability per service instance that handled them."""
+    table = availability_by(history, "node")
+    return {str(row.node): {"ops": int(row.ops), "availability": plain(row.availability)}
+            for row in table.itertuples(index=False) if row.node}
+
+
 def summary(
     history: History,
     *,
@@ -119,6 +126,7 @@ def summary(
             "max_staleness_s": plain(stale["staleness_s"].max()) if reads_stale else None,
         },
         "writes": _status_counts(ops.loc[(ops["op"] == "write").to_numpy(), "status"]),
+        "by_node": _by_node(history),
         "windows": _window_summary(history, windows),
         "phases": [
             {
