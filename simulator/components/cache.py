@@ -8,7 +8,8 @@ what a read would have seen.  A crash loses every entry.
 
 How the cache is kept fresh is the service's side of the contract:
 ``on_write: delete`` invalidates the entry after a database write,
-``on_write: update`` overwrites it with the new version.  A miss that read an
+``on_write: update`` overwrites it with the new version, ``on_write: none``
+leaves it to the TTL.  A miss that read an
 old version from the database may fill the cache *after* a write's delete:
 the classic fill/invalidate race, which leaves a stale entry until TTL.
 """
@@ -80,8 +81,9 @@ class Cache(Component):
     schema = {
         "ttl": Field(duration(), "30s", "entries expire this long after they were stored; "
                                         "0 means never"),
-        "on_write": Field(choice("delete", "update"), "delete",
-                          "after a database write the service deletes or updates the entry"),
+        "on_write": Field(choice("delete", "update", "none"), "delete",
+                          "after a database write the service deletes or updates the entry, "
+                          "or leaves it alone (none: only the TTL repairs it)"),
         "op_time": Field(distribution, "100us", "time to serve one cache operation"),
     }
 
@@ -97,4 +99,5 @@ class Cache(Component):
         ttl = f"ttl {format_duration(self.ttl)}" if self.ttl else "no ttl"
         return [{"copy": self.name, "component": self.name, "kind": "cache",
                  "source": self.source, "initial": "empty",
-                 "learns_stale_by": f"{ttl} + {self.on_write} on write"}]
+                 "learns_stale_by": ttl if self.on_write == "none"
+                 else f"{ttl} + {self.on_write} on write"}]

@@ -182,7 +182,7 @@ class Service(Component):
         if instance.local is not None:
             instance.local.delete(key)
         cache = self.cache
-        if cache is not None:
+        if cache is not None and cache.on_write != "none":
             if cache.on_write == "delete":
                 yield net.call(instance.name, cache.name, "delete", key, self.cache_timeout)
             else:
