@@ -82,6 +82,7 @@ def main():
     simulate check SCENARIO               validate a scenario without running it
     simulate list                         the bundled scenarios
     simulate report RESULTS_DIR           re-analyse a saved run
+    simulate export RESULTS_DIR           the client history for Jepsen's checkers
     """
 
 
@@ -161,18 +162,43 @@ def list_(folder):
 
 @main.command()
 @click.argument("folder", type=click.Path(exists=True, file_okay=False))
+@click.option("--format", "fmt", type=click.Choice(["jepsen", "jsonl"]), default="jepsen",
+              show_default=True, help="jepsen: EDN for Knossos/Elle; jsonl: JSON lines.")
+@click.option("--out", "out", type=click.Path(dir_okay=False), default=None,
+              help="Output file (default: FOLDER/history.edn or FOLDER/history.jsonl; "
+                   "'-' for standard output).")
+def export(folder, fmt, out):
+    """Export the client history of a saved results FOLDER for other checkers."""
+    from .export import export as render
+    history = _load_folder(folder)
+    text = render(history, fmt)
+    if out == "-":
+        click.echo(text, nl=False)
+        return
+    path = Path(out) if out else Path(folder) / ("history.edn" if fmt == "jepsen"
+                                                 else "history.jsonl")
+    path.write_text(text)
+    click.echo(f"{path}: {text.count(chr(10))} events")
+
+
+def _load_folder(folder):
+    from . import history as history_io
+    try:
+        return history_io.load(folder)
+    except (OSError, ValueError, KeyError) as error:
+        _fail(SedimentError(f"{folder}: not a results folder with a readable history "
+                            f"({error})"))
+
+
+@main.command()
+@click.argument("folder", type=click.Path(exists=True, file_okay=False))
 @click.option("--quiet", "-q", is_flag=True, help="Print nothing but errors.")
 def report(folder, quiet):
     """Re-analyse a saved results FOLDER from its history (no simulation)."""
-    from . import history as history_io
     from .report import format_summary
     from .result import Result
     from .results import write_analysis
-    try:
-        history = history_io.load(folder)
-    except (OSError, ValueError, KeyError) as error:
-        _fail(SedimentError(f"{folder}: not a results folder with a readable history ({error})"))
-    result = Result(history)
+    result = Result(_load_folder(folder))
     write_analysis(result, Path(folder))
     if not quiet:
         click.echo(format_summary(result.summary))

@@ -133,9 +133,9 @@ def schedule(fault: dict, world) -> None:
         for b in range(0, len(instances), fault["batch"]):
             batch = instances[b:b + fault["batch"]]
             t = start + (b // fault["batch"]) * step
-            at(t, lambda batch=batch: [i.stop(STOPPED) for i in batch])
-            at(t + fault["restart"], lambda batch=batch: [i.start() for i in batch])
+            at(t, lambda batch=batch: [i.hold(STOPPED) for i in batch])
+            at(t + fault["restart"], lambda batch=batch: [i.release() for i in batch])
     elif kind == "crash":
         nodes = [net.nodes[n] for n in world.resolve(fault["node"])]
-        at(start, lambda: [n.stop(CRASHED) for n in nodes if n.up])
-        at(end, lambda: [n.start() for n in nodes if n.state == CRASHED])
+        at(start, lambda: [n.hold(CRASHED) for n in nodes])
+        at(end, lambda: [n.release() for n in nodes])

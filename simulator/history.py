@@ -26,7 +26,8 @@ OPS_COLUMNS = {
     "node": "str",
     "error": "str",
 }
-TRUTH_COLUMNS = {"key": "int64", "version": "int64", "commit_s": "float64", "source": "str"}
+TRUTH_COLUMNS = {"key": "int64", "version": "int64", "commit_s": "float64", "source": "str",
+                 "writer": "int64"}
 COPIES_COLUMNS = {
     "time_s": "float64",
     "copy": "str",
@@ -62,6 +63,9 @@ TABLES = {
 #: version is unknown.
 NOTHING = -1
 
+#: Columns a hand-made table may leave out, and the value they then take.
+OPTIONAL = {("truth", "writer"): NOTHING}
+
 
 def conform(table: str, frame: pd.DataFrame) -> pd.DataFrame:
     """Return ``frame`` with exactly the columns and dtypes of ``table``.
@@ -73,6 +77,9 @@ def conform(table: str, frame: pd.DataFrame) -> pd.DataFrame:
     frame = frame.copy()
     for name, dtype in columns.items():
         if name not in frame.columns:
+            if (table, name) in OPTIONAL:
+                frame[name] = OPTIONAL[(table, name)]
+                continue
             if dtype != "str":
                 raise ValueError(f"history table {table!r} lacks column {name!r}")
             frame[name] = ""

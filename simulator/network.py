@@ -67,6 +67,7 @@ class Node:
         self.sim = network.sim
         self.state = UP
         self.epoch = 0  # bumped at every stop or crash; stale callbacks check it
+        self.holds = 0  # faults currently keeping the node down
         network.add(self)
 
     @property
@@ -90,6 +91,23 @@ class Node:
     def start(self) -> None:
         self.state = UP
         self.on_start()
+
+    def hold(self, how: str) -> None:
+        """A fault takes the node down (``stopped`` or ``crashed``) until it releases it.
+
+        Faults compose: the node comes back only when the last one releases it,
+        and a crash while stopped turns the stop into a crash.
+        """
+        self.holds += 1
+        if self.state == UP:
+            self.stop(how)
+        elif how == CRASHED and self.state == STOPPED:
+            self.state = CRASHED
+
+    def release(self) -> None:
+        self.holds -= 1
+        if self.holds == 0 and self.state != UP:
+            self.start()
 
     def on_stop(self, how: str) -> None:
         """Volatile state is lost here."""

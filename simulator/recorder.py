@@ -34,7 +34,8 @@ class Recorder:
         self.ops = _Table({"index": "q", "process": "q", "op": "s", "key": "q",
                            "invoke_s": "d", "complete_s": "d", "status": "s",
                            "version": "q", "served_by": "s", "node": "s", "error": "s"})
-        self.truth = _Table({"key": "q", "version": "q", "commit_s": "d", "source": "s"})
+        self.truth = _Table({"key": "q", "version": "q", "commit_s": "d", "source": "s",
+                             "writer": "q"})
         self.copies = _Table({"time_s": "d", "copy": "s", "key": "q", "version": "q",
                               "change": "s"})
         self._ops_cols = tuple(self.ops.columns.values())
@@ -59,12 +60,13 @@ class Recorder:
         for column, value in zip(self._ops_cols, values):
             column.append(value)
 
-    def commit(self, key: int, version: int, time: float, source: str) -> None:
+    def commit(self, key: int, version: int, time: float, source: str, writer: int) -> None:
         t = self._truth_cols
         t[0].append(key)
         t[1].append(version)
         t[2].append(time)
         t[3].append(self.code(source))
+        t[4].append(writer)
 
     def copy_change(self, time: float, copy: str, key: int, version: int, change: str) -> None:
         c = self._copies_cols

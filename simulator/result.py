@@ -47,10 +47,14 @@ class Result:
         return analysis.summary(self.history, stale=self.stale_reads, windows=self.windows,
                                 phases=self.phases)
 
+    @property
+    def plot(self) -> "Figures":
+        """The figures: ``result.plot.timeline()``, ``result.plot("latency")``, ..."""
+        return Figures(self)
+
     def timeline(self):
         """The timeline figure (a matplotlib Figure)."""
-        from .plots import timeline
-        return timeline(self.history, stale=self.stale_reads, windows=self.windows)
+        return self.plot.timeline()
 
     def save(self, folder=None):
         """Write the results folder (atomically); return its path."""
@@ -62,3 +66,33 @@ class Result:
         availability = "-" if s["availability"] is None else f"{s['availability']:.4f}"
         return (f"<Result {s['scenario']} seed={s['seed']}: {s['ops']['total']} ops, "
                 f"availability {availability}, stale reads {s['reads']['stale']}>")
+
+
+class Figures:
+    """Every figure of a result, drawn from its cached tables."""
+
+    def __init__(self, result: Result) -> None:
+        self._result = result
+
+    @property
+    def names(self) -> list[str]:
+        from . import plots
+        return list(getattr(plots, "FIGURES", {"timeline": plots.timeline}))
+
+    def __call__(self, name: str):
+        from . import plots
+        figures = getattr(plots, "FIGURES", {"timeline": plots.timeline})
+        if name not in figures:
+            raise ValueError(f"unknown figure {name!r}; known: {', '.join(figures)}")
+        result = self._result
+        return figures[name](result.history, stale=result.stale_reads, windows=result.windows)
+
+    def __getattr__(self, name: str):
+        if name.startswith("_"):
+            raise AttributeError(name)
+        if name not in self.names:
+            raise AttributeError(f"no figure {name!r}; known: {', '.join(self.names)}")
+        return lambda: self(name)
+
+    def __dir__(self):
+        return self.names

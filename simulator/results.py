@@ -7,13 +7,14 @@ that looks complete.
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import shutil
 import tempfile
 from pathlib import Path
 
-from . import history as history_io
+from . import history as history_io, report
 from .scenario.yamlfile import dump_yaml
 
 RESULTS_ROOT = Path("results")
@@ -56,7 +57,7 @@ def _write_all(result, folder: Path) -> None:
 
 
 def write_analysis(result, folder: Path) -> None:
-    """The files computed from the history: tables, summary, figures."""
+    """The files computed from the history: tables, summary, figures, reports."""
     result.windows.to_csv(folder / "windows.csv", index=False, lineterminator="\n")
     stale = result.stale_reads
     stale[stale["stale"] | stale["phantom"]].to_csv(folder / "stale_reads.csv", index=False,
@@ -64,5 +65,11 @@ def write_analysis(result, folder: Path) -> None:
     result.phases.to_csv(folder / "phases.csv", index=False, lineterminator="\n")
     (folder / "summary.json").write_text(
         json.dumps(result.summary, indent=2, allow_nan=False) + "\n")
-    figure = result.timeline()
-    figure.savefig(folder / "timeline.png", dpi=100, metadata={"Software": None})
+    images = {}
+    for name in result.plot.names:
+        buffer = io.BytesIO()
+        result.plot(name).savefig(buffer, format="png", dpi=100, metadata={"Software": None})
+        images[name] = buffer.getvalue()
+        (folder / f"{name}.png").write_bytes(images[name])
+    (folder / "report.md").write_text(report.markdown(result, {n: f"{n}.png" for n in images}))
+    (folder / "report.html").write_text(report.html(result, images))

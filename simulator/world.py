@@ -81,6 +81,9 @@ class World:
         self.sim.run(self.end, progress)
         meta = {"scenario": self.scenario.name, "seed": self.seed, "duration_s": self.end,
                 "workload_s": self.scenario.duration, "version": __version__,
+                "description": self.scenario.description,
+                "sources": {c.truth: c.name for c in self.components.values()
+                            if c.kind == "database"},
                 "keys": self.scenario.data["workload"]["keys"]}
         return record.history(meta)
 

@@ -113,7 +113,8 @@ class Clients(Node):
         if instance is None:
             self._done(index, process, op, key, now, "fail", -1, "", "", "no-instance-up")
             return
-        done = self.network.call(self.name, instance.name, "request", (op, key), self.timeout)
+        done = self.network.call(self.name, instance.name, "request", (op, key, index),
+                                 self.timeout)
         done.callbacks.append(
             lambda ev: self._answered(ev._value, index, process, op, key, now, instance.name))
 

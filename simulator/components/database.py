@@ -51,20 +51,21 @@ class Primary(DatabaseNode):
         message, epoch = item
         if epoch != self.epoch:
             return  # lost in a crash before it reached the disk
-        key = message.args
+        # args: (key, index of the writing operation) or just the key
+        key, writer = message.args if isinstance(message.args, tuple) else (message.args, -1)
         version = self.assigned.get(key, 0) + 1
         self.assigned[key] = version
         if self.db.sync and self.db.replica_names:
             self.pending.setdefault(key, []).append(
-                [version, len(self.db.replica_names), message])
+                [version, len(self.db.replica_names), message, writer])
         else:
-            self._commit(key, version, message)
+            self._commit(key, version, message, writer)
         for replica in self.db.replica_names:
             self._ship(replica, key, version)
 
-    def _commit(self, key: int, version: int, message) -> None:
+    def _commit(self, key: int, version: int, message, writer: int) -> None:
         self.committed[key] = version
-        self.sim.record.commit(key, version, self.sim.env.now, self.name)
+        self.sim.record.commit(key, version, self.sim.env.now, self.name, writer)
         self.network.reply(message, "ok", (version, self.name))
 
     def _ship(self, replica: str, key: int, version: int) -> None:
@@ -89,8 +90,8 @@ class Primary(DatabaseNode):
                 if previous < entry[0] <= version:
                     entry[1] -= 1
             while queue and queue[0][1] <= 0:
-                entry_version, _, request = queue.pop(0)
-                self._commit(key, entry_version, request)
+                entry_version, _, request, writer = queue.pop(0)
+                self._commit(key, entry_version, request, writer)
 
     def on_read(self, message) -> None:
         self.sim.after(self.db.read_time.sample(self.stream), self._read, message)

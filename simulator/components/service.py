@@ -45,6 +45,7 @@ class Instance(Node):
         self.active[process] = message
 
     def _serve(self, message):
+        process = self.sim.env.active_process
         epoch = self.epoch
         service = self.service
         try:
@@ -55,17 +56,19 @@ class Instance(Node):
                 self.waiting.append(turn)
                 yield turn
             yield self.sim.env.timeout(service.service_time.sample(self.stream))
-            op, key = message.args
+            op, key, writer = message.args
             if op == "read":
                 reply = yield from service.read(self, key)
             else:
-                reply = yield from service.write(self, key)
+                reply = yield from service.write(self, key, writer)
             self.network.reply(message, *reply)
         except simpy.Interrupt:
             return
         finally:
-            if epoch == self.epoch:
-                del self.active[self.sim.env.active_process]
+            # Skipped when the instance stopped meanwhile (it reset its pool)
+            # and when the generator is closed outside the simulation.
+            if epoch == self.epoch and self.sim.env.active_process is process:
+                del self.active[process]
                 if self.waiting:
                     self.waiting.popleft().succeed()
                 else:
@@ -172,10 +175,11 @@ class Service(Component):
             net.send(instance.name, cache.name, "fill", (key, got.value[0]))
         return "ok", got.value
 
-    def write(self, instance: Instance, key: int):
+    def write(self, instance: Instance, key: int, writer: int = -1):
         net = self.network
         primary = self.database.truth
-        got = yield net.call(instance.name, primary, "write", key, self.database_timeout)
+        got = yield net.call(instance.name, primary, "write", (key, writer),
+                             self.database_timeout)
         if got.status != "ok":
             definite = got.status in ("fail", "refused")
             return ("fail" if definite else "info"), "database-" + _cause(got)

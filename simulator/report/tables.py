@@ -1,0 +1,86 @@
+"""The tables a report shows, as plain rows computed from a result."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+
+def pct(value) -> str:
+    return "-" if value is None or value != value else f"{100 * value:.2f}%"
+
+
+def secs(value) -> str:
+    if value is None or value != value:
+        return "-"
+    if value == 0:
+        return "0 s"
+    if value >= 1:
+        return f"{value:.3g} s"
+    if value >= 1e-3:
+        return f"{1000 * value:.3g} ms"
+    return f"{1e6 * value:.3g} us"
+
+
+def headline(summary: dict) -> list[tuple[str, str]]:
+    ops, reads, windows = summary["ops"], summary["reads"], summary["windows"]
+    rows = [
+        ("operations", f"{ops['total']} (ok {ops['ok']}, fail {ops['fail']}, "
+                       f"info {ops['info']})"),
+        ("availability", pct(summary["availability"])),
+        ("stale reads", f"{reads['stale']} of {reads['ok']} ok reads "
+                        f"({pct(reads['stale_fraction'])})"),
+        ("phantom reads", str(reads.get("phantom", 0))),
+        ("inconsistency windows", f"{windows['count']}, {windows['open_at_end']} still open "
+                                  f"at the end"),
+        ("window duration", f"p50 {secs(windows['p50_s'])}, p99 {secs(windows['p99_s'])}, "
+                            f"max {secs(windows['max_s'])}"),
+    ]
+    latency = summary.get("latency") or {}
+    if latency:
+        rows.append(("latency of ok operations", f"p50 {secs(latency.get('p50_s'))}, "
+                                                 f"p99 {secs(latency.get('p99_s'))}"))
+    return rows
+
+
+STATE_MAP_COLUMNS = ["copy", "kind", "component", "source of truth",
+                     "how a reader learns it is stale", "stale reads served",
+                     "worst read staleness", "longest window", "open at end"]
+
+
+def state_map(result) -> pd.DataFrame:
+    """Where the state lives: each copy, its source of truth, how staleness is learned,
+    and how stale it measurably got."""
+    history = result.history
+    stale = result.stale_reads
+    windows = result.windows
+    rows = []
+    sources = sorted(set(history.copy_info["source"]) | set(history.truth["source"]) - {""})
+    for source in sources:
+        served = stale[stale["served_by"] == source]
+        component = history.meta.get("sources", {}).get(source, "-")
+        rows.append([source, "source of truth", component, "(itself)",
+                     "it is the truth", f"{int(served['stale'].sum())} of {len(served)}",
+                     "-", "-", "-"])
+    for info in history.copy_info.itertuples(index=False):
+        served = stale[stale["served_by"] == info.copy]
+        mine = windows[windows["copy"] == info.copy]
+        rows.append([info.copy, info.kind, info.component, info.source, info.learns_stale_by,
+                     f"{int(served['stale'].sum())} of {len(served)}",
+                     secs(served["staleness_s"].max()) if served["stale"].any() else "-",
+                     secs(mine["duration_s"].max()) if len(mine) else "-",
+                     str(int(mine["open"].sum()))])
+    return pd.DataFrame(rows, columns=STATE_MAP_COLUMNS)
+
+
+def phases(summary: dict) -> pd.DataFrame:
+    rows = [[p["name"], secs(p["start_s"]), secs(p["end_s"]), p.get("ops", ""),
+             pct(p["availability"]), pct(p["stale_fraction"])] for p in summary["phases"]]
+    return pd.DataFrame(rows, columns=["phase", "from", "to", "operations", "availability",
+                                       "stale reads"])
+
+
+def faults(result) -> pd.DataFrame:
+    table = result.history.faults
+    return pd.DataFrame({"fault": table["fault"], "kind": table["kind"],
+                         "from": table["start_s"].map(secs), "to": table["end_s"].map(secs),
+                         "targets": table["targets"]})
