@@ -114,14 +114,13 @@ def schedule(fault: dict, world) -> None:
         at(start, lambda: net.block(pairs))
         at(end, lambda: net.unblock(pairs))
     elif kind == "degrade":
-        entry = (set(world.resolve(fault["from"])), set(world.resolve(fault["to"])), {
-            "latency": build(fault["latency"]) if fault["latency"] else None,
-            "loss": fault["loss"], "duplicate": fault["duplicate"]})
-        entries = [entry]
-        if fault["both_ways"]:
-            entries.append((entry[1], entry[0], entry[2]))
-        at(start, lambda: [net.degrade(e) for e in entries])
-        at(end, lambda: [net.restore(e) for e in entries])
+        # One entry per fault, so a link that matches both ways is degraded once.
+        entry = (set(world.resolve(fault["from"])), set(world.resolve(fault["to"])),
+                 fault["both_ways"], {
+                     "latency": build(fault["latency"]) if fault["latency"] else None,
+                     "loss": fault["loss"], "duplicate": fault["duplicate"]})
+        at(start, lambda: net.degrade(entry))
+        at(end, lambda: net.restore(entry))
     elif kind == "slow-writes":
         extra = build(fault["extra"])
         disks = [world.database_node(n) for n in fault["node"]]

@@ -125,7 +125,7 @@ class Network:
         self.defaults = defaults
         self.rules = rules  # [(sources, destinations, settings)] later rules win
         self.blocked: Counter = Counter()
-        self.degradations: list = []  # [(sources, destinations, settings)]
+        self.degradations: list = []  # [(sources, destinations, both_ways, settings)]
         self.generation = 0
         self._links: dict[tuple[str, str], Link] = {}
 
@@ -148,8 +148,9 @@ class Network:
 
     def _refresh(self, link: Link, src: str, dst: str) -> None:
         latency, loss, duplicate = link.base["latency"], link.base["loss"], link.base["duplicate"]
-        for sources, destinations, fault in self.degradations:
-            if src in sources and dst in destinations:
+        for sources, destinations, both_ways, fault in self.degradations:
+            if (src in sources and dst in destinations) or (
+                    both_ways and src in destinations and dst in sources):
                 if fault.get("latency") is not None:
                     latency = Shifted(latency, fault["latency"])
                 loss = 1 - (1 - loss) * (1 - fault.get("loss", 0.0))

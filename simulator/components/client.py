@@ -8,6 +8,9 @@ probability ``read_fraction``, otherwise a write, on a key drawn uniformly or
 from a Zipf law.  A client gives up after ``timeout``: a read is then
 recorded ``fail`` (it had no effect), a write ``info`` (it may have happened).
 
+A closed-loop client whose operation fails instantly (no instance is up)
+waits at least 1 ms before its next one.
+
 Process ids follow Jepsen: a process has at most one operation outstanding,
 and a process whose operation ended ``info`` is never used again.
 """
@@ -24,6 +27,10 @@ from ..schema import Field, choice, distribution, duration, integer, number, \
     probability, record, string
 
 CLIENT = "client"
+
+#: A closed-loop client whose operation failed at once (no instance up)
+#: waits at least this long before the next one, so it cannot spin forever.
+INSTANT_RETRY = 0.001
 
 SCHEMA = {
     "target": Field(string, doc="the service component the clients call"),
@@ -135,6 +142,9 @@ class Clients(Node):
             if not closed:
                 return
         if closed:
-            self.sim.after(self.think.sample(self.stream), self._issue, process)
+            pause = self.think.sample(self.stream)
+            if now == invoked:  # an instant failure: never spin at one instant
+                pause = max(pause, INSTANT_RETRY)
+            self.sim.after(pause, self._issue, process)
         else:
             self.idle.append(process)

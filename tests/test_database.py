@@ -1,0 +1,291 @@
+"""The database: versions and commits at the primary, sync and async replication, crashes."""
+
+from __future__ import annotations
+
+import copy
+
+import numpy as np
+import pandas as pd
+
+import simulator
+from simulator.network import CRASHED
+from simulator.scenario import load
+from simulator.world import World
+
+L = 0.001   # one-way network latency (constant)
+D = 0.002   # disk write (constant)
+
+
+def scenario(db=None, api=None, workload=None, faults=(), duration="3s", latency=L):
+    """A small scenario: database ``db`` behind one service ``api``, no cache."""
+    return {
+        "name": "db-test",
+        "duration": duration,
+        "network": {"latency": latency},
+        "components": {
+            "db": {"kind": "database", "disk_write": D, "read_time": 0, **(db or {})},
+            "api": {"kind": "service", "instances": 1, "workers": 64, "service_time": 0,
+                    "database": "db", **(api or {})},
+        },
+        "workload": {"target": "api", "rate": 100, "read_fraction": 0.5, "keys": 3,
+                     "timeout": "1s", **(workload or {})},
+        "faults": list(faults),
+    }
+
+
+def world_of(data, seed=1) -> World:
+    return World(load(copy.deepcopy(data)), seed)
+
+
+def held_at(copies: pd.DataFrame, replica: str, key: int, time: float) -> int:
+    """What ``replica`` held for ``key`` at ``time`` according to the copies table."""
+    rows = copies[(copies["copy"] == replica) & (copies["key"] == key) & (copies["time_s"] <= time)]
+    return int(rows["version"].iloc[-1]) if len(rows) else 0
+
+
+def run_script(world, script, until):
+    """Run a generator ``script(net)`` of calls from the client node; return what it logs."""
+    log = []
+    world.sim.process(script(world.network, log))
+    world.sim.run(until)
+    return log
+
+
+# --- versions and truth ----------------------------------------------------------------------
+
+def test_versions_per_key_are_consecutive_and_increase_with_commit_time():
+    # A very variable disk: writes finish out of order, yet versions follow commit order.
+    data = scenario(db={"disk_write": {"dist": "lognormal", "median": "2ms", "sigma": 1.5}},
+                    workload={"rate": 300, "read_fraction": 0.2, "keys": 2})
+    h = simulator.run(data, seed=3).history
+    truth = h.truth
+    assert len(truth) > 100
+    assert set(truth["source"]) == {"db-primary"}
+    for _, rows in truth.groupby("key"):
+        assert list(rows["version"]) == list(range(1, len(rows) + 1))
+        assert rows["commit_s"].is_monotonic_increasing
+    # Every ok write reports a version the truth committed, before the client learned of it.
+    writes = h.ops[(h.ops["op"] == "write") & (h.ops["status"] == "ok")]
+    merged = writes.merge(truth, on=["key", "version"], how="left", validate="one_to_one")
+    assert merged["commit_s"].notna().all()
+    assert (merged["commit_s"] < merged["complete_s"]).all()
+    assert (merged["served_by"] == "db-primary").all()
+    # And the truth names the operation that wrote each version.
+    assert (merged["writer"] == merged["index"]).all()
+
+
+def test_async_write_latency_is_one_disk_and_four_hops():
+    h = simulator.run(scenario(db={"replicas": 1}), seed=1).history
+    writes = h.ops[(h.ops["op"] == "write") & (h.ops["status"] == "ok")]
+    assert len(writes) > 20
+    # client->api, api->primary, disk, primary->api, api->client
+    assert np.allclose(writes["complete_s"] - writes["invoke_s"], 4 * L + D)
+
+
+# --- async replication -----------------------------------------------------------------------
+
+def test_async_replica_applies_after_commit_exactly_one_hop_and_one_disk_later():
+    h = simulator.run(scenario(db={"replicas": 1}), seed=2).history
+    applies = h.copies[h.copies["copy"] == "db-replica-1"]
+    assert set(applies["change"]) == {"apply"}
+    merged = h.truth.merge(applies, on=["key", "version"], how="left")
+    # Constant latencies: every version reaches the replica, one hop and one disk after commit.
+    assert merged["time_s"].notna().all()
+    assert np.allclose(merged["time_s"] - merged["commit_s"], L + D)
+
+
+def test_async_replica_with_random_latency_never_goes_back_and_catches_up():
+    data = scenario(db={"replicas": 2, "disk_write": {"dist": "exponential", "mean": "2ms"}},
+                    latency={"dist": "exponential", "mean": "3ms"},
+                    workload={"rate": 400, "read_fraction": 0.2, "keys": 2})
+    h = simulator.run(data, seed=5).history
+    truth = h.truth.set_index(["key", "version"])["commit_s"]
+    skipped = 0
+    for replica in ("db-replica-1", "db-replica-2"):
+        applies = h.copies[h.copies["copy"] == replica]
+        assert len(applies) > 50
+        for key, rows in applies.groupby("key"):
+            # Applied versions only grow (an older one arriving late is ignored)...
+            assert rows["version"].is_monotonic_increasing and rows["version"].is_unique
+            # ...each after its commit...
+            commits = truth.loc[[(key, v) for v in rows["version"]]].to_numpy()
+            assert (rows["time_s"].to_numpy() > commits).all()
+            # ...and the replica ends with the latest committed version.
+            assert rows["version"].iloc[-1] == h.truth[h.truth["key"] == key]["version"].max()
+            skipped += h.truth[h.truth["key"] == key]["version"].max() - len(rows)
+    # Reordering did happen: some versions were overtaken and never applied on their own.
+    assert skipped > 0
+
+
+def test_replica_ignores_an_older_version_that_arrives_after_a_newer_one():
+    world = world_of(scenario(db={"replicas": 1}))
+    net, replica = world.network, world.network.nodes["db-replica-1"]
+    net.send("db-primary", "db-replica-1", "apply", (0, 3))
+    world.sim.after(0.0005, lambda _: net.send("db-primary", "db-replica-1", "apply", (0, 2)))
+    world.sim.run(0.1)
+    assert replica.held == {0: 3}
+    copies = world.sim.record.history({}).copies
+    assert list(zip(copies["version"], copies["change"])) == [(3, "apply")]
+    # Both were acknowledged to the primary, the newer one counts.
+    assert world.network.nodes["db-primary"].acked["db-replica-1"] == {0: 3}
+
+
+def test_partitioned_replica_catches_up_after_the_heal_through_retries():
+    retry = 0.2
+    start, end = 1.0, 2.0
+    # The workload stops when the partition heals: only retries can bring the replica up to date.
+    data = scenario(db={"replicas": 1, "replication_retry": retry}, duration=f"{end}s",
+                    workload={"rate": 100, "read_fraction": 0.0, "keys": 3},
+                    faults=[{"kind": "partition", "isolate": "db-replica-1",
+                             "start": start, "end": end}])
+    h = simulator.run(data, seed=4).history
+    applies = h.copies[h.copies["copy"] == "db-replica-1"]
+    # Nothing reaches the replica during the partition (beyond what was already in flight).
+    assert not ((applies["time_s"] > start + L + D) & (applies["time_s"] < end)).any()
+    during = h.truth[(h.truth["commit_s"] > start) & (h.truth["commit_s"] < end)]
+    assert len(during) > 20
+    for key, rows in h.truth.groupby("key"):
+        latest = rows["version"].max()
+        got = applies[(applies["key"] == key) & (applies["version"] == latest)]
+        assert len(got) == 1
+        if latest in set(during[during["key"] == key]["version"]):
+            # Applied after the heal, within one retry period (plus a hop and a disk).
+            assert end <= got["time_s"].iloc[0] <= end + retry + L + D + 1e-9
+
+
+# --- sync replication ------------------------------------------------------------------------
+
+def test_sync_commit_happens_after_every_replica_applied():
+    data = scenario(db={"replicas": 2, "replication": "sync",
+                        "disk_write": {"dist": "exponential", "mean": "2ms"}},
+                    latency={"dist": "exponential", "mean": "1ms"},
+                    workload={"rate": 300, "read_fraction": 0.3, "keys": 2})
+    h = simulator.run(data, seed=6).history
+    assert len(h.truth) > 100
+    for replica in ("db-replica-1", "db-replica-2"):
+        applies = h.copies[h.copies["copy"] == replica]
+        for row in h.truth.itertuples():
+            # The replica already held this version (or a newer one) when it committed.
+            assert held_at(applies, replica, row.key, row.commit_s) >= row.version
+        # The apply of each version (when it was applied) strictly precedes its commit.
+        merged = applies.merge(h.truth, on=["key", "version"])
+        assert (merged["time_s"] < merged["commit_s"]).all()
+
+
+def test_sync_write_latency_includes_the_replica_round_trip():
+    h = simulator.run(scenario(db={"replicas": 1, "replication": "sync"}), seed=1).history
+    writes = h.ops[(h.ops["op"] == "write") & (h.ops["status"] == "ok")]
+    assert len(writes) > 20
+    # The async path (4 hops + a disk) plus primary->replica, replica disk, ack.
+    assert np.allclose(writes["complete_s"] - writes["invoke_s"], 6 * L + 2 * D)
+    applies = h.copies[h.copies["copy"] == "db-replica-1"].merge(h.truth, on=["key", "version"])
+    assert np.allclose(applies["commit_s"] - applies["time_s"], L)
+
+
+# --- crashes ---------------------------------------------------------------------------------
+
+def test_primary_crash_keeps_committed_versions_and_loses_writes_in_flight():
+    world = world_of(scenario(api={"database_timeout": "300ms"}))
+    primary = world.network.nodes["db-primary"]
+    api = world.components["api"]
+    instance = world.network.nodes["api-1"]
+
+    def write(log, what="write"):
+        log.append((what, (yield from api.write(instance, 0))))
+
+    def script(net, log):
+        for _ in range(3):
+            yield from write(log)
+        # A write reaches the primary, then the host crashes before its disk write is done.
+        in_flight = world.sim.process(write(log, "in-flight"))
+        yield world.sim.env.timeout(L + D / 2)
+        primary.stop(CRASHED)
+        yield in_flight
+        log.append(("while-down", (yield from api.read(instance, 0))))
+        primary.start()
+        log.append(("read", (yield from api.read(instance, 0))))
+        yield from write(log)
+
+    log = run_script(world, script, 10.0)
+    assert [what for what, _ in log] == ["write"] * 3 + ["in-flight", "while-down", "read",
+                                                          "write"]
+    assert dict(log)["in-flight"] == ("info", "database-timeout")
+    assert dict(log)["while-down"] == ("fail", "database-timeout")
+    assert dict(log)["read"] == ("ok", (3, "db-primary"))
+    versions = [reply[1][0] for what, reply in log if what == "write"]
+    assert versions == [1, 2, 3, 4]   # the lost write used no version
+    truth = world.sim.record.history({}).truth
+    assert list(truth["version"]) == [1, 2, 3, 4]
+    assert primary.committed == {0: 4}
+
+
+def test_reads_after_a_primary_crash_return_what_was_committed_before_it():
+    start, end = 1.0, 1.5
+    data = scenario(workload={"rate": 200, "read_fraction": 0.5, "keys": 3},
+                    api={"database_timeout": "100ms"},
+                    faults=[{"kind": "crash", "node": "db", "start": start, "end": end}])
+    h = simulator.run(data, seed=7).history
+    ops, truth = h.ops, h.truth
+    before = truth[truth["commit_s"] < start].groupby("key")["version"].max()
+    assert len(before) == 3
+    # Nothing commits while the primary is down.
+    assert not ((truth["commit_s"] > start) & (truth["commit_s"] < end)).any()
+    reads = ops[(ops["op"] == "read") & (ops["invoke_s"] > end) & (ops["status"] == "ok")]
+    assert len(reads) > 50
+    for key, rows in reads.groupby("key"):
+        assert (rows["version"] >= before[key]).all()
+    # More precisely, each read returns the latest version committed by the time the
+    # primary served it: between the latest committed before its invoke and its completion.
+    for row in reads.itertuples():
+        of_key = truth[truth["key"] == row.key]
+        assert of_key.loc[of_key["commit_s"] < row.invoke_s, "version"].max() <= row.version
+        assert row.version <= of_key.loc[of_key["commit_s"] < row.complete_s, "version"].max()
+    # Requests that reached the primary while it was down: reads fail, writes are unknown.
+    down = ops[(ops["invoke_s"] > start + 0.01) & (ops["invoke_s"] < end - 0.2)]
+    assert len(down) > 20
+    assert set(down.loc[down["op"] == "read", "status"]) == {"fail"}
+    assert set(down.loc[down["op"] == "write", "status"]) == {"info"}
+    assert set(down["error"]) == {"database-timeout"}
+
+
+def test_replica_crash_loses_nothing_it_applied_and_catches_up():
+    data = scenario(db={"replicas": 1, "replication_retry": "100ms", "read_from": "replica"},
+                    duration="2s", workload={"rate": 200, "read_fraction": 0.5, "keys": 2},
+                    faults=[{"kind": "crash", "node": "db-replica-1", "start": 0.5, "end": 1.0}])
+    h = simulator.run(data, seed=8).history
+    applies = h.copies[h.copies["copy"] == "db-replica-1"]
+    assert not ((applies["time_s"] > 0.5) & (applies["time_s"] < 1.0)).any()
+    assert set(applies["change"]) == {"apply"}  # no 'crash' rows: the replica is durable
+    reads = h.ops[(h.ops["op"] == "read") & (h.ops["status"] == "ok") & (h.ops["invoke_s"] > 1.0)]
+    for row in reads.itertuples():
+        # Never older than what it held just before the crash.
+        assert row.version >= held_at(applies, "db-replica-1", row.key, 0.5)
+    for key, rows in h.truth.groupby("key"):
+        assert held_at(applies, "db-replica-1", key, 10.0) == rows["version"].max()
+
+
+def test_sync_write_waits_for_a_partitioned_replica_and_commits_after_the_heal():
+    start, end, retry = 0.5, 1.5, 0.1
+    data = scenario(db={"replicas": 1, "replication": "sync", "replication_retry": retry},
+                    api={"database_timeout": "200ms"}, duration="2s",
+                    workload={"rate": 100, "read_fraction": 0.5},
+                    faults=[{"kind": "partition", "isolate": "db-replica-1",
+                             "start": start, "end": end}])
+    h = simulator.run(data, seed=9).history
+    ops, truth = h.ops, h.truth
+    # Writes that reached the primary during the partition: the client gave up (info)...
+    stuck = ops[(ops["op"] == "write") & (ops["invoke_s"] > start)
+                & (ops["invoke_s"] < end - 0.25)]
+    assert len(stuck) > 10
+    assert set(stuck["status"]) == {"info"}
+    assert set(stuck["error"]) == {"database-timeout"}
+    # ...nothing committed while the replica was unreachable...
+    assert not ((truth["commit_s"] > start + 4 * L + 2 * D) & (truth["commit_s"] < end)).any()
+    # ...and they committed after the heal, within a retry (plus the replica round trip).
+    late = truth[truth["commit_s"] >= end]
+    assert len(late) >= len(stuck)
+    first = late["commit_s"].min()
+    assert first <= end + retry + 2 * L + D + 1e-9
+    # Reads at the primary during the partition still answer (the old committed versions).
+    reads = ops[(ops["op"] == "read") & (ops["invoke_s"] > start) & (ops["invoke_s"] < end - 0.25)]
+    assert len(reads) > 10 and (reads["status"] == "ok").all()
