@@ -1,8 +1,11 @@
 """The engine: simulated clock, named random streams and the recorder.
 
 A thin layer over ``simpy.Environment``.  Components schedule plain callbacks
-with :meth:`Simulation.after` (cheap: one event, no process) and use SimPy
-processes only where a flow really has several steps (a service request).
+with :meth:`Simulation.after`, the cheapest thing SimPy's event loop can run
+(an object with the event protocol, scheduled with ``Environment.schedule``),
+and write multi-step flows as generators driven by :class:`Flow`, which
+resumes them straight from callbacks instead of through a SimPy process per
+request.  SimPy processes remain available for hand-written components.
 """
 
 from __future__ import annotations
@@ -10,10 +13,24 @@ from __future__ import annotations
 from typing import Callable
 
 import simpy
-from simpy.events import Timeout
+from simpy.core import NORMAL
 
 from .recorder import Recorder
 from .streams import Streams
+
+
+class Alarm:
+    """A scheduled callback, as SimPy's event loop sees an event.
+
+    ``Environment.step`` pops it, takes its ``callbacks`` and calls them with
+    it; ``_ok`` tells the loop it did not fail.
+    """
+
+    __slots__ = ("callbacks", "_ok", "_value", "fn")
+
+
+def _fire(alarm: Alarm) -> None:
+    alarm.fn(alarm._value)
 
 
 class Simulation:
@@ -23,16 +40,20 @@ class Simulation:
         self.env = simpy.Environment()
         self.streams = Streams(seed)
         self.record = Recorder()
+        self._schedule = self.env.schedule
 
     @property
     def now(self) -> float:
         return self.env.now
 
-    def after(self, delay: float, callback: Callable[[object], None], value=None) -> Timeout:
+    def after(self, delay: float, callback: Callable[[object], None], value=None) -> None:
         """Call ``callback(value)`` ``delay`` simulated seconds from now."""
-        event = Timeout(self.env, delay, value)
-        event.callbacks.append(lambda ev: callback(ev._value))
-        return event
+        alarm = Alarm()
+        alarm.callbacks = [_fire]
+        alarm._ok = True
+        alarm._value = value
+        alarm.fn = callback
+        self._schedule(alarm, NORMAL, delay)
 
     def event(self) -> simpy.Event:
         return self.env.event()
@@ -49,3 +70,52 @@ class Simulation:
         for i in range(1, steps + 1):
             self.env.run(until=until * i / steps)
             progress(self.env.now)
+
+
+class Waiting:
+    """Something a :class:`Flow` waits for; whoever completes it calls ``then(value)``."""
+
+    __slots__ = ("then",)
+
+    def __init__(self) -> None:
+        self.then = None
+
+
+class Flow:
+    """A generator driven by callbacks: the request flows of components.
+
+    The generator yields either a number (sleep that many simulated seconds)
+    or a :class:`Waiting` (a pending reply, a turn in a queue), and receives
+    what it waited for.  :meth:`stop` closes it at once: its ``finally``
+    blocks run, and late replies are ignored.
+    """
+
+    __slots__ = ("sim", "generator", "alive")
+
+    def __init__(self, sim: Simulation) -> None:
+        self.sim = sim
+        self.generator = None
+        self.alive = False
+
+    def start(self, generator) -> None:
+        self.generator = generator
+        self.alive = True
+        self.resume(None)
+
+    def resume(self, value) -> None:
+        if not self.alive:
+            return
+        try:
+            wait = self.generator.send(value)
+        except StopIteration:
+            self.alive = False
+            return
+        if isinstance(wait, (float, int)):
+            self.sim.after(wait, self.resume)
+        else:
+            wait.then = self.resume
+
+    def stop(self) -> None:
+        if self.alive:
+            self.alive = False
+            self.generator.close()

@@ -7,20 +7,22 @@ A partition is link state: the set of directed (src, dst) pairs that drop
 messages.  It is checked when a message is sent; a message already in flight
 is delivered.
 
-A call is a request plus a response with a timeout.  Its outcome is one of
+A request expects a response within a timeout.  Its outcome is one of
 ``Reply.status``: ``ok``, ``fail`` (the callee says it definitely did not
 happen), ``info`` (the callee does not know), ``refused`` (the callee's process
 is stopped: definitely not done), ``reset`` (the callee stopped while working on
-it: unknown) or ``timeout`` (no answer in time: unknown).
+it: unknown) or ``timeout`` (no answer in time: unknown).  Timeouts cost no
+event per request: each caller's pending requests wait in deadline order
+behind one alarm.
 """
 
 from __future__ import annotations
 
-from collections import Counter
+from collections import Counter, deque
 from typing import NamedTuple
 
 from .distributions import Shifted
-from .engine import Simulation
+from .engine import Simulation, Waiting
 
 UP, STOPPED, CRASHED = "up", "stopped", "crashed"
 
@@ -78,9 +80,7 @@ class Node:
         getattr(self, "on_" + message.method)(message)
 
     def on_reply(self, message: Message) -> None:
-        done = message.call
-        if not done.triggered:
-            done.succeed(message.args)
+        message.call.answer(message.args)
 
     def stop(self, how: str) -> None:
         """Stop the node's process (``stopped``: refuses) or the whole host (``crashed``)."""
@@ -128,6 +128,7 @@ class Network:
         self.degradations: list = []  # [(sources, destinations, both_ways, settings)]
         self.generation = 0
         self._links: dict[tuple[str, str], Link] = {}
+        self._deadlines: dict[tuple[str, float], Deadlines] = {}
 
     def add(self, node: Node) -> None:
         self.nodes[node.name] = node
@@ -203,20 +204,79 @@ class Network:
             self.send(message.dst, message.src, "reply", REFUSED, message.call)
         # a crashed host answers nothing
 
+    def request(self, src: str, dst: str, method: str, args, timeout: float) -> "Pending":
+        """Send a request; the returned :class:`Pending` gets the first :class:`Reply`.
+
+        Set its ``then`` before control returns to the event loop: ``then``
+        is called exactly once, with the reply or with ``TIMEOUT`` at the
+        deadline.
+        """
+        pending = Pending()
+        self.send(src, dst, method, args, pending)
+        queue = self._deadlines.get((src, timeout))
+        if queue is None:
+            queue = self._deadlines[(src, timeout)] = Deadlines(self.sim, timeout)
+        queue.add(pending)
+        return pending
+
     def call(self, src: str, dst: str, method: str, args, timeout: float):
-        """Send a request; the returned event succeeds with the first :class:`Reply`."""
+        """:meth:`request` as a SimPy event, for components written as SimPy processes."""
         done = self.sim.event()
-        self.send(src, dst, method, args, done)
-        self.sim.after(timeout, _expire, done)
+        self.request(src, dst, method, args, timeout).then = done.succeed
         return done
 
     def reply(self, message: Message, status: str, value=None) -> None:
-        """Answer a request (if it was a call)."""
+        """Answer a request (if it was one)."""
         if message.call is not None:
             self.send(message.dst, message.src, "reply", Reply(status, value), message.call)
 
 
-def _expire(done) -> None:
-    if not done.triggered:
-        done.succeed(TIMEOUT)
+class Pending(Waiting):
+    """A request waiting for its reply."""
 
+    __slots__ = ("done", "deadline")
+
+    def answer(self, reply: Reply) -> None:
+        if not self.done:
+            self.done = True
+            self.then(reply)
+
+
+class Deadlines:
+    """The pending requests of one caller with one timeout, in deadline order.
+
+    Deadlines arrive in order, so a single alarm, armed for the oldest
+    request still unanswered, times out every request without an event per
+    request.
+    """
+
+    __slots__ = ("sim", "timeout", "queue", "armed")
+
+    def __init__(self, sim: Simulation, timeout: float) -> None:
+        self.sim, self.timeout = sim, timeout
+        self.queue: deque = deque()
+        self.armed = False
+
+    def add(self, pending: Pending) -> None:
+        pending.done = False
+        pending.deadline = self.sim.env.now + self.timeout
+        self.queue.append(pending)
+        if not self.armed:
+            self.armed = True
+            self.sim.after(self.timeout, self._expire)
+
+    def _expire(self, _) -> None:
+        now = self.sim.env.now
+        queue = self.queue
+        while queue and (queue[0].done or queue[0].deadline - now <= _EPSILON):
+            pending = queue.popleft()
+            if not pending.done:
+                pending.answer(TIMEOUT)
+        if queue:
+            self.sim.after(queue[0].deadline - now, self._expire)
+        else:
+            self.armed = False
+
+
+#: Deadlines this close to now are due (floating-point sums of delays).
+_EPSILON = 1e-12

@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 
 import simulator
+from simulator.engine import Flow, Waiting
 from simulator.network import CRASHED
 from simulator.scenario import load
 from simulator.world import World
@@ -193,20 +194,30 @@ def test_primary_crash_keeps_committed_versions_and_loses_writes_in_flight():
     def write(log, what="write"):
         log.append((what, (yield from api.write(instance, 0))))
 
-    def script(net, log):
+    # The service's request flows are generators driven by Flow: they yield a
+    # number to sleep or a Waiting (a pending reply) to wait for.
+    def script(log):
         for _ in range(3):
             yield from write(log)
         # A write reaches the primary, then the host crashes before its disk write is done.
-        in_flight = world.sim.process(write(log, "in-flight"))
-        yield world.sim.env.timeout(L + D / 2)
+        finished = Waiting()
+
+        def in_flight():
+            yield from write(log, "in-flight")
+            world.sim.after(0.0, finished.then)
+
+        Flow(world.sim).start(in_flight())
+        yield L + D / 2
         primary.stop(CRASHED)
-        yield in_flight
+        yield finished
         log.append(("while-down", (yield from api.read(instance, 0))))
         primary.start()
         log.append(("read", (yield from api.read(instance, 0))))
         yield from write(log)
 
-    log = run_script(world, script, 10.0)
+    log = []
+    Flow(world.sim).start(script(log))
+    world.sim.run(10.0)
     assert [what for what, _ in log] == ["write"] * 3 + ["in-flight", "while-down", "read",
                                                           "write"]
     assert dict(log)["in-flight"] == ("info", "database-timeout")

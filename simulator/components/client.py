@@ -120,10 +120,10 @@ class Clients(Node):
         if instance is None:
             self._done(index, process, op, key, now, "fail", -1, "", "", "no-instance-up")
             return
-        done = self.network.call(self.name, instance.name, "request", (op, key, index),
-                                 self.timeout)
-        done.callbacks.append(
-            lambda ev: self._answered(ev._value, index, process, op, key, now, instance.name))
+        pending = self.network.request(self.name, instance.name, "request", (op, key, index),
+                                       self.timeout)
+        pending.then = lambda reply: self._answered(reply, index, process, op, key, now,
+                                                    instance.name)
 
     def _answered(self, reply, index, process, op, key, invoked, node) -> None:
         status, error = _outcome(op, reply)

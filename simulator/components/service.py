@@ -19,9 +19,8 @@ from __future__ import annotations
 
 from collections import deque
 
-import simpy
-
 from ..distributions import build
+from ..engine import Flow, Waiting
 from ..durations import format_duration
 from ..network import Node
 from ..schema import Field, choice, distribution, duration, integer, string, text
@@ -36,41 +35,38 @@ class Instance(Node):
         self.stream = service.sim.streams[f"node:{name}"]
         self.busy = 0
         self.waiting: deque = deque()
-        self.active: dict = {}  # process -> message
+        self.active: dict = {}  # flow -> message
         self.local = (Entries(self.sim, f"{name}/local", service.local_ttl)
                       if service.local_ttl else None)
 
     def on_request(self, message) -> None:
-        process = self.sim.process(self._serve(message))
-        self.active[process] = message
+        flow = Flow(self.sim)
+        self.active[flow] = message
+        flow.start(self._serve(message, flow))
 
-    def _serve(self, message):
-        process = self.sim.env.active_process
+    def _serve(self, message, flow):
         epoch = self.epoch
         service = self.service
         try:
             if self.busy < service.workers:
                 self.busy += 1
             else:
-                turn = self.sim.event()
+                turn = Waiting()
                 self.waiting.append(turn)
                 yield turn
-            yield self.sim.env.timeout(service.service_time.sample(self.stream))
+            yield service.service_time.sample(self.stream)
             op, key, writer = message.args
             if op == "read":
                 reply = yield from service.read(self, key)
             else:
                 reply = yield from service.write(self, key, writer)
             self.network.reply(message, *reply)
-        except simpy.Interrupt:
-            return
         finally:
-            # Skipped when the instance stopped meanwhile (it reset its pool)
-            # and when the generator is closed outside the simulation.
-            if epoch == self.epoch and self.sim.env.active_process is process:
-                del self.active[process]
+            # Skipped when the instance stopped meanwhile: it reset its pool.
+            if epoch == self.epoch:
+                del self.active[flow]
                 if self.waiting:
-                    self.waiting.popleft().succeed()
+                    self.sim.after(0.0, self.waiting.popleft().then)
                 else:
                     self.busy -= 1
 
@@ -80,9 +76,8 @@ class Instance(Node):
         active, self.active = self.active, {}
         self.waiting.clear()
         self.busy = 0
-        for process, message in active.items():
-            if process.is_alive:
-                process.interrupt(how)
+        for flow, message in active.items():
+            flow.stop()
             if how == "stopped":  # the connection is reset; a crashed host says nothing
                 self.network.reply(message, "reset", "connection-reset")
 
@@ -162,13 +157,13 @@ class Service(Component):
         cache = self.cache
         cache_answered = False
         if cache is not None:
-            got = yield net.call(instance.name, cache.name, "get", key, self.cache_timeout)
+            got = yield net.request(instance.name, cache.name, "get", key, self.cache_timeout)
             if got.status == "ok":
                 if got.value is not None:
                     return "ok", (got.value, cache.name)
                 cache_answered = True
         db_node = self.database.read_node()
-        got = yield net.call(instance.name, db_node, "read", key, self.database_timeout)
+        got = yield net.request(instance.name, db_node, "read", key, self.database_timeout)
         if got.status != "ok":
             return "fail", "database-" + _cause(got)
         if cache_answered:
@@ -178,8 +173,8 @@ class Service(Component):
     def write(self, instance: Instance, key: int, writer: int = -1):
         net = self.network
         primary = self.database.truth
-        got = yield net.call(instance.name, primary, "write", (key, writer),
-                             self.database_timeout)
+        got = yield net.request(instance.name, primary, "write", (key, writer),
+                                self.database_timeout)
         if got.status != "ok":
             definite = got.status in ("fail", "refused")
             return ("fail" if definite else "info"), "database-" + _cause(got)
@@ -188,10 +183,10 @@ class Service(Component):
         cache = self.cache
         if cache is not None and cache.on_write != "none":
             if cache.on_write == "delete":
-                yield net.call(instance.name, cache.name, "delete", key, self.cache_timeout)
+                yield net.request(instance.name, cache.name, "delete", key, self.cache_timeout)
             else:
-                yield net.call(instance.name, cache.name, "set", (key, got.value[0]),
-                               self.cache_timeout)
+                yield net.request(instance.name, cache.name, "set", (key, got.value[0]),
+                                  self.cache_timeout)
         return "ok", got.value
 
 
