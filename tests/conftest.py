@@ -20,8 +20,9 @@ def make_history(
 ) -> History:
     """A :class:`History` from tuples.
 
-    - ``ops``: ``(op, key, invoke_s, complete_s, status, version[, served_by[, node]])``;
-      ``index`` and ``process`` are the position in the list;
+    - ``ops``: ``(op, key, invoke_s, complete_s, status, version[, served_by[, node[, error]]])``;
+      ``index`` and ``process`` are the position in the list; ``error`` defaults
+      to ``timeout`` for an operation that is not ``ok``;
     - ``truth``: ``(key, version, commit_s)``;
     - ``copies``: ``(time_s, copy, key, version[, change])``, change defaults to ``apply``;
     - ``copy_info``: ``(copy, initial)`` with initial ``v0`` (a replica) or ``empty`` (a cache);
@@ -32,10 +33,10 @@ def make_history(
         op, key, invoke_s, complete_s, status, version, *rest = row
         served_by = rest[0] if len(rest) > 0 else ("db" if status == "ok" else "")
         node = rest[1] if len(rest) > 1 else "svc-1"
+        error = rest[2] if len(rest) > 2 else ("" if status == "ok" else "timeout")
         op_rows.append(
             dict(index=i, process=i, op=op, key=key, invoke_s=invoke_s, complete_s=complete_s,
-                 status=status, version=version, served_by=served_by, node=node,
-                 error="" if status == "ok" else "timeout")
+                 status=status, version=version, served_by=served_by, node=node, error=error)
         )
     copy_rows = [
         dict(time_s=r[0], copy=r[1], key=r[2], version=r[3], change=r[4] if len(r) > 4 else "apply")

@@ -1,13 +1,26 @@
-"""The timeline figure renders, for a small run, an empty one and a large one."""
+"""Every figure renders, for a small run, an empty one and a large one, and shows what it says."""
 
+import inspect
 import subprocess
 import sys
+import time
 
+import pytest
 from conftest import large_history, make_history
+from matplotlib.colors import to_hex
 from matplotlib.figure import Figure
 
 from simulator.analysis import stale_reads, windows
-from simulator.plots import timeline
+from simulator.plots import (
+    FAULT_COLOURS,
+    FIGURES,
+    divergence,
+    latency,
+    shade_faults,
+    timeline,
+    visibility,
+    window_cdf,
+)
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
@@ -76,3 +89,114 @@ def test_plots_never_import_pyplot():
     code = "import sys, simulator.plots; print('matplotlib.pyplot' in sys.modules)"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert result.stdout.strip() == "False"
+
+
+# --- every figure of FIGURES -------------------------------------------------------------------
+
+def test_figures_are_listed_by_name():
+    assert list(FIGURES) == ["timeline", "divergence", "window_cdf", "visibility", "latency"]
+    assert FIGURES["divergence"] is divergence and FIGURES["latency"] is latency
+
+
+@pytest.mark.parametrize("name", list(FIGURES))
+def test_every_figure_takes_stale_and_windows_by_keyword(name):
+    parameters = inspect.signature(FIGURES[name]).parameters
+    assert list(parameters)[0] == "history"
+    for keyword in ("stale", "windows"):
+        assert parameters[keyword].default is None
+        assert parameters[keyword].kind in (inspect.Parameter.KEYWORD_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+
+
+@pytest.mark.parametrize("name", list(FIGURES))
+def test_every_figure_renders_for_a_small_run_and_an_empty_one(name, tmp_path):
+    for label, history in (("small", small_run()), ("empty", make_history())):
+        figure = FIGURES[name](history, stale=stale_reads(history), windows=windows(history))
+        assert isinstance(figure, Figure)
+        assert figure.get_suptitle()
+        assert all(ax.get_ylabel() for ax in figure.axes) and figure.axes[-1].get_xlabel()
+        figure.savefig(tmp_path / f"{name}-{label}.png")
+        assert_png(tmp_path / f"{name}-{label}.png")
+
+
+@pytest.mark.parametrize("name", ["divergence", "window_cdf", "visibility", "latency"])
+def test_new_figures_compute_missing_tables(name, tmp_path):
+    FIGURES[name](small_run()).savefig(tmp_path / "bare.png")
+    assert_png(tmp_path / "bare.png")
+
+
+def shading_colours(ax) -> set:
+    """Colours of the translucent spans (fault shading) drawn on an axes."""
+    return {to_hex(p.get_facecolor()) for p in ax.patches if 0 < p.get_alpha() < 0.5} if ax.patches else set()
+
+
+def test_fault_shading_uses_one_colour_per_kind_everywhere():
+    history = small_run()
+    expected = {FAULT_COLOURS["partition"], FAULT_COLOURS["deploy"]}
+    for figure in (timeline(history), divergence(history), latency(history)):
+        assert shading_colours(figure.axes[0]) == expected
+    legend = [t.get_text() for t in latency(history).axes[0].get_legend().get_texts()]
+    assert "fault: partition" in legend and "fault: deploy" in legend
+
+
+def test_shade_faults_helper_returns_the_colours_it_used():
+    history = make_history(faults=[("a", "partition", 1, 2), ("b", "partition", 3, 4), ("c", "meteor", 5, 6)],
+                           duration=10)
+    ax = Figure().subplots()
+    colours = shade_faults([ax], history.faults)
+    assert list(colours) == ["partition", "meteor"]
+    assert colours["partition"] == FAULT_COLOURS["partition"] and colours["meteor"] not in FAULT_COLOURS.values()
+    assert len(ax.patches) == 3 and [t.get_text() for t in ax.texts] == ["a", "b", "c"]
+
+
+def test_divergence_marks_open_windows_distinctly():
+    history = small_run()
+    found = windows(history)
+    assert found["open"].sum() == 1
+    figure = divergence(history, windows=found)
+    ax = figure.axes[0]
+    hatched = [c for c in ax.collections if c.get_hatch()]
+    assert len(hatched) == 1  # the replica's open window
+    assert "1 still open" in figure.get_suptitle()
+    assert [t.get_text().split("\n")[0] for t in ax.get_yticklabels()] == ["replica", "cache"]
+    assert ax.get_xlabel() == "simulated time (s)"
+
+
+def test_window_cdf_has_a_log_time_axis_and_one_curve_per_copy():
+    history = small_run()
+    figure = window_cdf(history, windows=windows(history))
+    ax = figure.axes[0]
+    assert ax.get_xscale() == "log" and "(s" in ax.get_xlabel()
+    labels = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert len(labels) == 2 and labels[0].startswith("replica: 2 windows") and "1 open at end" in labels[0]
+    assert labels[1].startswith("cache: 1 windows")
+    # The CDF of the cache's one window jumps from 0 to 1 at its duration (3 s).
+    cache_line = ax.get_lines()[1]
+    assert list(cache_line.get_ydata()) == [0.0, 1.0] and list(cache_line.get_xdata()) == [3.0, 3.0]
+
+
+def test_visibility_has_the_two_pbs_panels():
+    history = small_run()
+    figure = visibility(history, stale=stale_reads(history), kmax=5)
+    left, right = figure.axes
+    assert left.get_xscale() == "log" and "(s" in left.get_xlabel()
+    assert "t-visibility" in left.get_title(loc="left") and "k-staleness" in right.get_title(loc="left")
+    assert list(right.get_xticks()) == [1, 2, 3, 4, 5]
+    assert "95% Wilson band" in [t.get_text() for t in left.get_legend().get_texts()]
+
+
+def test_latency_figure_draws_p50_and_p99():
+    history = small_run()
+    figure = latency(history, window_s=2.0)
+    ax = figure.axes[0]
+    assert ax.get_yscale() == "log" and "(s" in ax.get_ylabel() and "(s)" in ax.get_xlabel()
+    assert [line.get_label() for line in ax.get_lines()] == ["p99", "p50 (median)"]
+    assert "2s" in figure.get_suptitle()
+
+
+def test_figures_of_a_large_run_render_quickly(tmp_path):
+    history = large_history(30_000, keys=100)
+    stale, found = stale_reads(history), windows(history)
+    for name, draw in FIGURES.items():
+        began = time.perf_counter()
+        draw(history, stale=stale, windows=found).savefig(tmp_path / f"{name}.png", dpi=50)
+        assert time.perf_counter() - began < 10, name

@@ -5,7 +5,7 @@ import time
 
 import numpy as np
 import pytest
-from conftest import large_history, make_history
+from conftest import large_history, make_history, random_history
 
 from simulator.analysis import phases, stale_reads, summary, windows
 from simulator.analysis.summary import time_divergent_s
@@ -47,6 +47,9 @@ def test_summary_is_json_serialisable_without_nan(run):
 def test_summary_of_an_empty_history_is_json_serialisable():
     result = summary(make_history())
     json.dumps(result, allow_nan=False)
+    assert all_plain(result)
+    assert result["stale_by_copy"] == {} and result["convergence"] == [] and result["errors"] == []
+    assert result["staleness"]["versions"] == {"p50": None, "p99": None, "max": None}
     assert result["availability"] is None
     assert result["reads"]["stale_fraction"] is None
     assert result["windows"]["p50_s"] is None and result["windows"]["max_s"] is None
@@ -73,8 +76,11 @@ def test_window_summary(run):
     assert found["p99_s"] == pytest.approx(np.percentile([2.0, 4.0, 9.0], 99))
     assert found["max_s"] == 9.0
     assert found["by_copy"]["idle"] == {
-        "count": 1, "behind": 1, "phantom": 0, "open_at_end": 1, "max_s": 9.0, "time_divergent_s": 9.0
+        "count": 1, "behind": 1, "phantom": 0, "open_at_end": 1, "max_s": 9.0, "time_divergent_s": 9.0,
+        "p50_s": 9.0, "p90_s": 9.0, "p99_s": 9.0, "fraction_time_divergent": 0.9,
     }
+    assert found["p90_s"] == pytest.approx(np.percentile([2.0, 4.0, 9.0], 90))
+    assert found["by_copy"]["replica"]["fraction_time_divergent"] == 0.2
     assert found["by_copy"]["cache"]["max_s"] == 4.0
     assert list(found["by_copy"]) == ["replica", "cache", "idle"]
 
@@ -82,7 +88,8 @@ def test_window_summary(run):
 def test_copy_without_windows_is_listed_with_zero_counts():
     history = make_history(copy_info=[("replica", "v0")], duration=1)
     assert summary(history)["windows"]["by_copy"] == {
-        "replica": {"count": 0, "behind": 0, "phantom": 0, "open_at_end": 0, "max_s": None, "time_divergent_s": 0.0}
+        "replica": {"count": 0, "behind": 0, "phantom": 0, "open_at_end": 0, "max_s": None, "time_divergent_s": 0.0,
+                    "p50_s": None, "p90_s": None, "p99_s": None, "fraction_time_divergent": 0.0}
     }
 
 
@@ -105,7 +112,76 @@ def test_phases_in_summary(run):
     assert [p["name"] for p in listed] == ["overall", "before partition-1", "during partition-1", "after partition-1"]
     assert listed[1] == {
         "name": "before partition-1", "fault": "partition-1", "start_s": 0.0, "end_s": 1.0,
-        "ops": 1, "availability": 1.0, "stale_fraction": None,
+        "ops": 1, "availability": 1.0, "stale_fraction": None, "latency_p99_s": 0.5,
+    }
+    # ok latencies: 0.5 (before), 0.1 and 0.2 (during), none after.
+    assert listed[0]["latency_p99_s"] == pytest.approx(np.percentile([0.5, 0.1, 0.2], 99))
+    assert listed[2]["latency_p99_s"] == pytest.approx(np.percentile([0.1, 0.2], 99))
+    assert listed[3]["latency_p99_s"] is None
+
+
+def test_stale_reads_by_copy_and_staleness(run):
+    result = summary(run)
+    assert result["stale_by_copy"] == {
+        "cache": {"reads_ok": 1, "stale": 0, "stale_fraction": 0.0, "phantom": 1,
+                  "p50_staleness_s": None, "p99_staleness_s": None, "max_missed_versions": 0},
+        "replica": {"reads_ok": 1, "stale": 1, "stale_fraction": 1.0, "phantom": 0,
+                    "p50_staleness_s": 0.5, "p99_staleness_s": 0.5, "max_missed_versions": 1},
+    }
+    assert result["staleness"] == {
+        "versions": {"p50": 1.0, "p99": 1.0, "max": 1},
+        "time_s": {"p50": 0.5, "p99": 0.5, "max": 0.5},
+    }
+
+
+def test_staleness_distribution_over_several_stale_reads():
+    history = make_history(
+        ops=[("read", 0, 4.0, 4.1, "ok", v, "replica") for v in (0, 1, 2, 3)],
+        truth=[(0, 1, 1.0), (0, 2, 2.0), (0, 3, 3.0)],
+        duration=5,
+    )
+    staleness = summary(history)["staleness"]
+    # Stale reads missed 3, 2 and 1 versions, for 3, 2 and 1 seconds.
+    assert staleness["versions"] == {"p50": 2.0, "p99": pytest.approx(2.98), "max": 3}
+    assert staleness["time_s"] == {"p50": 2.0, "p99": pytest.approx(2.98), "max": 3.0}
+    assert summary(history)["stale_by_copy"]["replica"]["max_missed_versions"] == 3
+
+
+def test_consistency_after_delta_in_summary(run):
+    after = summary(run)["consistency_after"]
+    assert list(after) == ["replica", "cache", "idle"]
+    # replica: one 2 s window; cache: one 4 s phantom; idle: open at the end, never repaired.
+    expected = {"1ms": 0.0, "10ms": 0.0, "100ms": 0.0, "1s": 0.0, "10s": 1.0, "60s": 1.0}
+    assert after["replica"] == expected and after["cache"] == expected
+    assert set(after["idle"].values()) == {0.0}
+
+
+def test_convergence_cap_and_errors_in_summary(run):
+    result = summary(run)
+    # The idle replica never catches up, so the run never converges after the partition,
+    # and its window, open at the heal, means the damage is never repaired either.
+    assert result["convergence"] == [
+        {"fault": "partition-1", "kind": "partition", "heal_s": 3.0, "converged_s": None,
+         "time_to_converge_s": None, "converged": False, "damage_repaired_s": None,
+         "damage_repaired": False}
+    ]
+    cap = result["cap"]
+    assert (cap["scenario"], cap["seed"], cap["partitions"], cap["ops_during_partitions"]) == ("tiny", 7, 1, 2)
+    assert cap["availability_during_partitions"] == 1.0
+    assert cap["stale_fraction_during_partitions"] == 0.5
+    assert cap["latency_p99_outside_faults_s"] == 0.5
+    assert cap["availability_overall"] == 0.6
+    assert result["errors"] == [
+        {"op": "read", "status": "fail", "error": "timeout", "count": 1},
+        {"op": "write", "status": "info", "error": "timeout", "count": 1},
+    ]
+
+
+def test_summary_keeps_every_earlier_key(run):
+    assert set(summary(run)) >= {
+        "scenario", "seed", "version", "duration_s", "ops", "availability", "reads", "writes", "by_node",
+        "windows", "phases", "latency", "stale_by_copy", "staleness", "consistency_after", "convergence",
+        "cap", "errors",
     }
 
 
@@ -129,3 +205,10 @@ def test_a_million_operations_are_analysed_in_seconds():
     assert result["ops"]["total"] == 1_000_000
     assert result["windows"]["count"] == len(found) > 0
     assert elapsed < 20, f"analysis of a million operations took {elapsed:.1f}s"
+
+
+def test_summary_of_random_histories_is_plain_json():
+    for seed in range(15):
+        result = summary(random_history(seed))
+        assert all_plain(result)
+        json.dumps(result, allow_nan=False)
