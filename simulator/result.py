@@ -39,7 +39,7 @@ class Result:
     @cached_property
     def phases(self) -> pd.DataFrame:
         """Availability and stale fraction overall and before/during/after each fault."""
-        return analysis.phases(self.history, stale=self.stale_reads)
+        return analysis.phases(self.history, stale=self.stale_reads, windows=self.windows)
 
     @cached_property
     def summary(self) -> dict:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import struct
 from pathlib import Path
 
 import pandas as pd
@@ -11,6 +12,7 @@ from click.testing import CliRunner
 
 from simulator.cli import main
 from simulator.history import load as load_history
+from simulator.plots import FIGURES
 from simulator.scenario import load as load_scenario
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -58,8 +60,13 @@ def test_results_folder_is_complete_and_consistent(runs, name):
     replay = load_scenario(out / "scenario.yaml")
     assert replay.seed == 2
     assert replay.data == load_scenario(ROOT / "scenarios" / f"{name}.yaml", seed=2).data
-    png = (out / "timeline.png").read_bytes()
-    assert png.startswith(b"\x89PNG\r\n\x1a\n") and len(png) > 20_000
+    for figure in FIGURES:  # every figure is drawn, a real picture of sensible size
+        png = (out / f"{figure}.png").read_bytes()
+        assert png.startswith(b"\x89PNG\r\n\x1a\n") and len(png) > 20_000, figure
+        width, height = struct.unpack(">II", png[16:24])
+        assert 800 <= width <= 2400 and 300 <= height <= 1600, (figure, width, height)
+        assert f"![{figure}]({figure}.png)" in (out / "report.md").read_text()
+    assert "Where the state lives" in (out / "report.html").read_text()
 
 
 def _during(history, fault_name, frame, column="invoke_s"):

@@ -113,7 +113,13 @@ def test_phases_in_summary(run):
     assert listed[1] == {
         "name": "before partition-1", "fault": "partition-1", "start_s": 0.0, "end_s": 1.0,
         "ops": 1, "availability": 1.0, "stale_fraction": None, "latency_p99_s": 0.5,
+        "staleness_p99_s": None, "windows": 0, "window_max_s": None,
     }
+    # During the partition [1, 3): the replica's window [1, 3), the idle replica's open
+    # window from 1 s to the end (9 s) and the cache's phantom from 2 s; the stale read
+    # at 1.5 s missed the version committed at 1 s.
+    during = listed[2]
+    assert (during["windows"], during["window_max_s"], during["staleness_p99_s"]) == (3, 9.0, 0.5)
     # ok latencies: 0.5 (before), 0.1 and 0.2 (during), none after.
     assert listed[0]["latency_p99_s"] == pytest.approx(np.percentile([0.5, 0.1, 0.2], 99))
     assert listed[2]["latency_p99_s"] == pytest.approx(np.percentile([0.1, 0.2], 99))

@@ -34,6 +34,10 @@ PHASE_COLUMNS = [
     "reads_ok",
     "stale",
     "stale_fraction",
+    "staleness_p99_s",
+    "latency_p99_s",
+    "windows",
+    "window_max_s",
 ]
 
 STATUSES = ("ok", "fail", "info")
@@ -79,13 +83,36 @@ def _count_between(times: np.ndarray, flags: dict[str, np.ndarray], low: np.ndar
     return counts
 
 
-def phases(history: History, stale: pd.DataFrame | None = None) -> pd.DataFrame:
-    """Availability and stale fraction per phase (see the module docstring).
+def _quantile_between(times: np.ndarray, values: np.ndarray, low: np.ndarray,
+                      high: np.ndarray, q: float) -> np.ndarray:
+    """For each ``[low, high)``: the ``q`` quantile of the values whose time falls inside
+    (NaN where none do), or their maximum when ``q`` is None.  One loop step per phase."""
+    order = np.argsort(times, kind="stable")
+    times, values = times[order], values[order]
+    lo = np.searchsorted(times, low, side="left")
+    hi = np.searchsorted(times, high, side="left")
+    out = np.full(len(low), np.nan)
+    for i, (a, b) in enumerate(zip(lo, hi)):
+        if b > a:
+            out[i] = values[a:b].max() if q is None else np.percentile(values[a:b], q)
+    return out
 
-    ``stale`` is the output of :func:`stale_reads`, computed if not given.
+
+def phases(history: History, stale: pd.DataFrame | None = None,
+           windows: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Availability, stale reads, latency and windows per phase (see the module docstring).
+
+    ``stale`` and ``windows`` are the outputs of :func:`stale_reads` and
+    :func:`windows`, computed if not given.  ``staleness_p99_s`` is over the
+    stale reads invoked in the phase, ``latency_p99_s`` over its ``ok``
+    operations; ``windows`` counts the windows that opened in the phase and
+    ``window_max_s`` is the longest of them (open ones measured to the end).
     """
     if stale is None:
         stale = stale_reads(history)
+    if windows is None:
+        from simulator.analysis.windows import windows as window_table
+        windows = window_table(history)
     bounds = _phase_bounds(history)
     low, high = bounds["low"].to_numpy(), bounds["high"].to_numpy()
 
@@ -105,6 +132,18 @@ def phases(history: History, stale: pd.DataFrame | None = None) -> pd.DataFrame:
     table["reads_ok"] = reads["all"].astype(np.int64)
     table["stale"] = reads["stale"].astype(np.int64)
     table["stale_fraction"] = ratio(reads["stale"], reads["all"])
+    is_stale = stale["stale"].to_numpy(bool)
+    table["staleness_p99_s"] = _quantile_between(
+        stale["invoke_s"].to_numpy(np.float64)[is_stale],
+        stale["staleness_s"].to_numpy(np.float64)[is_stale], low, high, 99)
+    ok = (status == "ok")
+    invoke = history.ops["invoke_s"].to_numpy(np.float64)
+    latency = history.ops["complete_s"].to_numpy(np.float64) - invoke
+    table["latency_p99_s"] = _quantile_between(invoke[ok], latency[ok], low, high, 99)
+    starts = windows["start_s"].to_numpy(np.float64)
+    table["windows"] = _count_between(starts, {}, low, high)["all"].astype(np.int64)
+    table["window_max_s"] = _quantile_between(
+        starts, windows["duration_s"].to_numpy(np.float64), low, high, None)
     return table[PHASE_COLUMNS]
 
 

@@ -20,8 +20,8 @@ import pandas as pd
 from simulator.analysis.cap import cap_row
 from simulator.analysis.consistency import after_delta
 from simulator.analysis.convergence import time_to_converge
-from simulator.analysis.latency import error_breakdown, ok_latencies
-from simulator.analysis.phases import STATUSES, _phase_bounds, availability_by, phases as phase_table
+from simulator.analysis.latency import error_breakdown
+from simulator.analysis.phases import STATUSES, availability_by, phases as phase_table
 from simulator.analysis.stale import stale_reads
 from simulator.analysis.windows import overlap_union, windows as window_table
 from simulator.history import History
@@ -163,20 +163,6 @@ def _records(table: pd.DataFrame) -> list:
     return [{str(k): plain(v) for k, v in row.items()} for row in table.to_dict("records")]
 
 
-def _phase_latency_p99(history: History, names) -> list:
-    """p99 latency of the ``ok`` operations invoked in each named phase (None if none or unknown)."""
-    invoke, latency = ok_latencies(history)
-    bounds = _phase_bounds(history).drop_duplicates("name").set_index("name")
-    result = []
-    for name in names:
-        if name not in bounds.index:
-            result.append(None)
-            continue
-        lo, hi = np.searchsorted(invoke, [bounds.at[name, "low"], bounds.at[name, "high"]], side="left")
-        result.append(_percentile(latency[lo:hi], 99))
-    return result
-
-
 def _by_node(history: History) -> dict:
     """Operations and availability per service instance that handled them."""
     table = availability_by(history, "node")
@@ -227,7 +213,7 @@ def summary(
     if windows is None:
         windows = window_table(history)
     if phases is None:
-        phases = phase_table(history, stale=stale)
+        phases = phase_table(history, stale=stale, windows=windows)
 
     ops = history.ops
     is_read = (ops["op"] == "read").to_numpy()
@@ -266,9 +252,12 @@ def summary(
                 "ops": int(row.ops),
                 "availability": plain(row.availability),
                 "stale_fraction": plain(row.stale_fraction),
-                "latency_p99_s": p99,
+                "latency_p99_s": plain(row.latency_p99_s),
+                "staleness_p99_s": plain(row.staleness_p99_s),
+                "windows": int(row.windows),
+                "window_max_s": plain(row.window_max_s),
             }
-            for row, p99 in zip(phases.itertuples(index=False), _phase_latency_p99(history, phases["name"]))
+            for row in phases.itertuples(index=False)
         ],
         "latency": {
             "p50_s": _percentile(latency, 50),

@@ -74,9 +74,12 @@ def state_map(result) -> pd.DataFrame:
 
 def phases(summary: dict) -> pd.DataFrame:
     rows = [[p["name"], secs(p["start_s"]), secs(p["end_s"]), p.get("ops", ""),
-             pct(p["availability"]), pct(p["stale_fraction"])] for p in summary["phases"]]
+             pct(p["availability"]), pct(p["stale_fraction"]), secs(p.get("staleness_p99_s")),
+             secs(p.get("latency_p99_s")), p.get("windows", ""), secs(p.get("window_max_s"))]
+            for p in summary["phases"]]
     return pd.DataFrame(rows, columns=["phase", "from", "to", "operations", "availability",
-                                       "stale reads"])
+                                       "stale reads", "staleness p99", "latency p99",
+                                       "windows opened", "longest window"])
 
 
 def faults(result) -> pd.DataFrame:
