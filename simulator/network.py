@@ -22,6 +22,8 @@ from collections import Counter, deque
 from typing import NamedTuple
 
 from .distributions import Shifted
+from simpy.core import NORMAL
+
 from .engine import Simulation, Waiting
 
 UP, STOPPED, CRASHED = "up", "stopped", "crashed"
@@ -37,21 +39,29 @@ REFUSED = Reply("refused", "refused")
 
 
 class Message:
-    __slots__ = ("src", "dst", "method", "args", "call")
+    """A message in flight.  It is its own event in SimPy's loop (``callbacks``,
+    ``_ok``), so a delivery costs one object, not two."""
 
-    def __init__(self, src, dst, method, args, call):
+    __slots__ = ("src", "dst", "method", "args", "call", "node", "callbacks", "_ok", "_value")
+
+    def __init__(self, src, dst, method, args, call, node, callbacks):
         self.src, self.dst, self.method, self.args, self.call = src, dst, method, args, call
+        self.node = node  # the destination Node
+        self.callbacks = callbacks
+        self._ok = True
+        self._value = None
 
 
 class Link:
     """A directed link's settings: latency distribution, loss, duplication, FIFO."""
 
     __slots__ = ("latency", "loss", "duplicate", "fifo", "stream", "last_delivery",
-                 "base", "generation")
+                 "base", "generation", "node")
 
-    def __init__(self, base: dict, stream) -> None:
+    def __init__(self, base: dict, stream, node) -> None:
         self.base = base
         self.stream = stream
+        self.node = node  # the destination
         self.last_delivery = 0.0
         self.generation = -1
         self.latency = base["latency"]
@@ -70,14 +80,15 @@ class Node:
         self.state = UP
         self.epoch = 0  # bumped at every stop or crash; stale callbacks check it
         self.holds = 0  # faults currently keeping the node down
+        #: method -> processing-time distribution: the message is handled that
+        #: long after it arrives (folded into its delivery, no extra event)
+        self.processing: dict = {}
+        self._handlers: dict = {}
         network.add(self)
 
     @property
     def up(self) -> bool:
         return self.state == UP
-
-    def receive(self, message: Message) -> None:
-        getattr(self, "on_" + message.method)(message)
 
     def on_reply(self, message: Message) -> None:
         message.call.answer(message.args)
@@ -129,6 +140,8 @@ class Network:
         self.generation = 0
         self._links: dict[tuple[str, str], Link] = {}
         self._deadlines: dict[tuple[str, float], Deadlines] = {}
+        self._schedule = sim.env.schedule
+        self._deliver_bound = self._deliver
 
     def add(self, node: Node) -> None:
         self.nodes[node.name] = node
@@ -142,7 +155,7 @@ class Network:
                 if src in sources and dst in destinations:
                     settings.update(override)
             link = self._links[(src, dst)] = Link(
-                settings, self.sim.streams[f"link:{src}->{dst}"])
+                settings, self.sim.streams[f"link:{src}->{dst}"], self.nodes[dst])
         if link.generation != self.generation:
             self._refresh(link, src, dst)
         return link
@@ -179,28 +192,43 @@ class Network:
 
     # --- messages ------------------------------------------------------------
     def send(self, src: str, dst: str, method: str, args=None, call=None) -> None:
-        """Send one message; it may be dropped, duplicated, delayed."""
-        if self.blocked and (src, dst) in self.blocked:
+        """Send one message; it may be dropped, duplicated, delayed.
+
+        This is the hottest path of a run: keep it lean.
+        """
+        pair = (src, dst)
+        if self.blocked and pair in self.blocked:
             return
-        link = self.link(src, dst)
+        link = self._links.get(pair)
+        if link is None or link.generation != self.generation:
+            link = self.link(src, dst)
         stream = link.stream
         if link.loss and stream.uniform() < link.loss:
             return
-        message = Message(src, dst, method, args, call)
         copies = 2 if link.duplicate and stream.uniform() < link.duplicate else 1
+        node = link.node
+        work = node.processing.get(method) if node.processing else None
         for _ in range(copies):
             delay = link.latency.sample(stream)
             if link.fifo:
-                arrival = max(self.sim.env.now + delay, link.last_delivery)
+                now = self.sim.env.now
+                arrival = max(now + delay, link.last_delivery)
                 link.last_delivery = arrival
-                delay = arrival - self.sim.env.now
-            self.sim.after(delay, self._deliver, message)
+                delay = arrival - now
+            if work is not None:
+                delay += work.sample(node.stream)
+            self._schedule(Message(src, dst, method, args, call, node, [self._deliver_bound]),
+                           NORMAL, delay)
 
     def _deliver(self, message: Message) -> None:
-        node = self.nodes[message.dst]
-        if node.state == UP:
-            node.receive(message)
-        elif node.state == STOPPED and message.call is not None and message.method != "reply":
+        node = message.node
+        state = node.state
+        if state == UP:
+            handler = node._handlers.get(message.method)
+            if handler is None:
+                handler = node._handlers[message.method] = getattr(node, "on_" + message.method)
+            handler(message)
+        elif state == STOPPED and message.call is not None and message.method != "reply":
             self.send(message.dst, message.src, "reply", REFUSED, message.call)
         # a crashed host answers nothing
 

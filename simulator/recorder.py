@@ -54,11 +54,19 @@ class Recorder:
 
     def op(self, index, process, op, key, invoke, complete, status, version,
            served_by, node, error) -> None:
-        code = self.code
-        values = (index, process, code(op), key, invoke, complete, code(status), version,
-                  code(served_by), code(node), code(error))
-        for column, value in zip(self._ops_cols, values):
-            column.append(value)
+        code = self._codes.get
+        c = self._ops_cols
+        c[0].append(index)
+        c[1].append(process)
+        c[2].append(code(op) if op in self._codes else self.code(op))
+        c[3].append(key)
+        c[4].append(invoke)
+        c[5].append(complete)
+        c[6].append(code(status) if status in self._codes else self.code(status))
+        c[7].append(version)
+        c[8].append(code(served_by) if served_by in self._codes else self.code(served_by))
+        c[9].append(code(node) if node in self._codes else self.code(node))
+        c[10].append(code(error) if error in self._codes else self.code(error))
 
     def commit(self, key: int, version: int, time: float, source: str, writer: int) -> None:
         t = self._truth_cols
@@ -70,11 +78,12 @@ class Recorder:
 
     def copy_change(self, time: float, copy: str, key: int, version: int, change: str) -> None:
         c = self._copies_cols
+        codes = self._codes
         c[0].append(time)
-        c[1].append(self.code(copy))
+        c[1].append(codes[copy] if copy in codes else self.code(copy))
         c[2].append(key)
         c[3].append(version)
-        c[4].append(self.code(change))
+        c[4].append(codes[change] if change in codes else self.code(change))
 
     def _frame(self, table: _Table) -> pd.DataFrame:
         strings = np.array(self._strings, dtype=object)

@@ -7,7 +7,10 @@ import copy
 import numpy as np
 import pandas as pd
 
+import pytest
+
 import simulator
+from simulator.errors import ScenarioError
 from simulator.engine import Flow, Waiting
 from simulator.network import CRASHED
 from simulator.scenario import load
@@ -300,3 +303,43 @@ def test_sync_write_waits_for_a_partitioned_replica_and_commits_after_the_heal()
     # Reads at the primary during the partition still answer (the old committed versions).
     reads = ops[(ops["op"] == "read") & (ops["invoke_s"] > start) & (ops["invoke_s"] < end - 0.25)]
     assert len(reads) > 10 and (reads["status"] == "ok").all()
+
+
+# --- semi-synchronous replication, clients of the database itself ---------------------------
+
+def _direct(db: dict, links: list, workload: dict | None = None) -> dict:
+    return {"duration": "5s", "network": {"latency": "1ms", "links": links},
+            "components": {"db": {"kind": "database", "disk_write": 0, "read_time": 0, **db}},
+            "workload": {"target": "db", "rate": 50, "read_fraction": 0.0, "keys": 5,
+                         **(workload or {})}}
+
+
+def test_semi_sync_commits_after_the_kth_fastest_replica():
+    # Replicas at 1 ms, 10 ms and 50 ms one way: with 2 acks the commit waits for the 10 ms one.
+    links = [{"from": "db-primary", "to": f"db-replica-{i}", "latency": f"{ms}ms"}
+             for i, ms in ((1, 1), (2, 10), (3, 50))]
+    for acks, slowest in ((1, 0.001), (2, 0.010), (3, 0.050)):
+        h = simulator.run(_direct({"replicas": 3, "replication": "semi-sync", "acks": acks},
+                                  links), seed=1).history
+        writes = h.ops[h.ops["status"] == "ok"]
+        assert len(writes) > 100
+        # client -> primary, the round trip to the acks-th replica, primary -> client
+        assert np.allclose(writes["complete_s"] - writes["invoke_s"], 0.002 + 2 * slowest), acks
+        assert (h.truth["source"] == "db-primary").all()
+
+
+def test_semi_sync_needs_no_more_acks_than_replicas():
+    with pytest.raises(ScenarioError, match="only 2 replicas") as info:
+        load(_direct({"replicas": 2, "replication": "semi-sync", "acks": 3}, []))
+    assert info.value.path == ("components", "db", "acks")
+
+
+def test_clients_of_the_database_read_where_read_from_says():
+    data = _direct({"replicas": 2, "read_from": "replica"}, [],
+                   {"read_fraction": 0.5, "rate": 200})
+    ops = simulator.run(data, seed=2).history.ops
+    reads = ops[(ops["op"] == "read") & (ops["status"] == "ok")]
+    writes = ops[(ops["op"] == "write") & (ops["status"] == "ok")]
+    assert set(reads["served_by"]) == {"db-replica-1", "db-replica-2"}
+    assert set(writes["served_by"]) == {"db-primary"}
+    assert (ops["node"] == "").all()  # no service instance in between

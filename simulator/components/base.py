@@ -23,6 +23,10 @@ class Component:
         self.network = world.network
 
     @staticmethod
+    def check(config: dict, path: tuple, ctx) -> None:
+        """Checks across fields of one component's config; ``ctx.fail(path, ...)``."""
+
+    @staticmethod
     def node_names(name: str, config: dict) -> list[str]:
         """The node names this component will create (known before building)."""
         return [name]

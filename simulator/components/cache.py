@@ -30,46 +30,26 @@ class CacheNode(Node):
         self.cache = cache
         self.stream = cache.sim.streams[f"node:{name}"]
         self.entries = Entries(self.sim, name, cache.ttl)
+        self.processing = dict.fromkeys(("get", "fill", "set", "delete"), cache.op_time)
 
-    def _after_work(self, message, action) -> None:
-        self.sim.after(self.cache.op_time.sample(self.stream), action, (message, self.epoch))
-
+    # Each operation takes op_time, folded into the message's delivery
+    # (``Node.processing``): the handler runs when the work is done.
     def on_get(self, message) -> None:
-        self._after_work(message, self._get)
-
-    def _get(self, item) -> None:
-        message, epoch = item
-        if epoch == self.epoch:
-            self.network.reply(message, "ok", self.entries.get(message.args))
+        self.network.reply(message, "ok", self.entries.get(message.args))
 
     def on_fill(self, message) -> None:
-        self._after_work(message, self._fill)
-
-    def _fill(self, item) -> None:
-        message, epoch = item
-        if epoch == self.epoch:
-            key, version = message.args
-            self.entries.store(key, version, "fill")
-            self.network.reply(message, "ok")
+        key, version = message.args
+        self.entries.store(key, version, "fill")
+        self.network.reply(message, "ok")
 
     def on_set(self, message) -> None:
-        self._after_work(message, self._set)
-
-    def _set(self, item) -> None:
-        message, epoch = item
-        if epoch == self.epoch:
-            key, version = message.args
-            self.entries.store(key, version, "overwrite")
-            self.network.reply(message, "ok")
+        key, version = message.args
+        self.entries.store(key, version, "overwrite")
+        self.network.reply(message, "ok")
 
     def on_delete(self, message) -> None:
-        self._after_work(message, self._delete)
-
-    def _delete(self, item) -> None:
-        message, epoch = item
-        if epoch == self.epoch:
-            self.entries.delete(message.args)
-            self.network.reply(message, "ok")
+        self.entries.delete(message.args)
+        self.network.reply(message, "ok")
 
     def on_stop(self, how: str) -> None:
         self.entries.lose_all()

@@ -33,7 +33,7 @@ CLIENT = "client"
 INSTANT_RETRY = 0.001
 
 SCHEMA = {
-    "target": Field(string, doc="the service component the clients call"),
+    "target": Field(string, doc="the service (or database) component the clients call"),
     "arrivals": Field(choice("poisson", "closed"), "poisson",
                       "poisson: open loop at `rate`; closed: `clients` loops with `think`"),
     "rate": Field(number(above=0.0), 100.0, "operations per second (poisson)"),
@@ -67,6 +67,7 @@ class Clients(Node):
         self.config = config
         self.until = until
         self.service = world.components[config["target"]]
+        self.direct = self.service.kind == "database"  # clients of the database itself
         self.timeout = config["timeout"]
         self.read_fraction = config["read_fraction"]
         self.stream = self.sim.streams["workload"]
@@ -116,14 +117,20 @@ class Clients(Node):
         key = self._key()
         index = self.count
         self.count += 1
-        instance = self.service.pick()
-        if instance is None:
-            self._done(index, process, op, key, now, "fail", -1, "", "", "no-instance-up")
-            return
-        pending = self.network.request(self.name, instance.name, "request", (op, key, index),
-                                       self.timeout)
-        pending.then = lambda reply: self._answered(reply, index, process, op, key, now,
-                                                    instance.name)
+        if self.direct:
+            target = self.service.truth if op == "write" else self.service.read_node()
+            pending = self.network.request(self.name, target, op,
+                                           (key, index) if op == "write" else key, self.timeout)
+            node = ""
+        else:
+            instance = self.service.pick()
+            if instance is None:
+                self._done(index, process, op, key, now, "fail", -1, "", "", "no-instance-up")
+                return
+            node = instance.name
+            pending = self.network.request(self.name, node, "request", (op, key, index),
+                                           self.timeout)
+        pending.then = lambda reply: self._answered(reply, index, process, op, key, now, node)
 
     def _answered(self, reply, index, process, op, key, invoked, node) -> None:
         status, error = _outcome(op, reply)

@@ -3,9 +3,10 @@
 Writes commit at the primary after a disk-write latency.  With ``async``
 replication the commit happens then and each replica is sent the new version
 afterwards; with ``sync`` replication the commit waits for every replica's
-acknowledgement.  A replica writes what it receives to its own disk (the same
-``disk_write`` latency) before it applies and acknowledges it.  Per key, versions are assigned in the order the disk writes
-finish and commit in that order.  Replication is reliable in the end: an entry
+acknowledgement, with ``semi-sync`` for ``acks`` of them.  A replica writes
+what it receives to its own disk (the same ``disk_write`` latency) before it
+applies and acknowledges it.  Per key, versions are assigned in the order the
+disk writes finish and commit in that order.  Replication is reliable in the end: an entry
 a replica has not acknowledged is sent again every ``replication_retry``, so a
 replica cut off by a partition catches up after the heal.  Replicas apply by
 version and never go back to an older one.  Committed data and replica
@@ -13,6 +14,8 @@ contents are durable: a crash loses only writes still in flight.
 """
 
 from __future__ import annotations
+
+from collections import deque
 
 from ..distributions import ZERO, build
 from ..network import Node
@@ -28,6 +31,7 @@ class DatabaseNode(Node):
         self.db = db
         self.stream = db.sim.streams[f"node:{name}"]
         self.slow: list = []  # extra disk latency from slow-writes faults
+        self.processing = {"read": db.read_time}
 
     def disk_latency(self) -> float:
         delay = self.db.disk_write.sample(self.stream)
@@ -43,9 +47,17 @@ class Primary(DatabaseNode):
         self.assigned: dict[int, int] = {}   # key -> latest assigned version
         self.pending: dict[int, list] = {}   # key -> [[version, acks_needed, message]...]
         self.acked: dict[str, dict[int, int]] = {r: {} for r in db.replica_names}
+        # Entries shipped and not yet known to be acknowledged, per replica, in
+        # the order they become due for a resend; one alarm per replica.
+        self.unacked: dict[str, deque] = {r: deque() for r in db.replica_names}
+        self.resend_armed: dict[str, bool] = dict.fromkeys(db.replica_names, False)
 
     def on_write(self, message) -> None:
-        self.sim.after(self.disk_latency(), self._written, (message, self.epoch))
+        delay = self.disk_latency()
+        if delay > 0:
+            self.sim.after(delay, self._written, (message, self.epoch))
+        else:
+            self._written((message, self.epoch))
 
     def _written(self, item) -> None:
         message, epoch = item
@@ -55,9 +67,9 @@ class Primary(DatabaseNode):
         key, writer = message.args if isinstance(message.args, tuple) else (message.args, -1)
         version = self.assigned.get(key, 0) + 1
         self.assigned[key] = version
-        if self.db.sync and self.db.replica_names:
+        if self.db.acks_needed:
             self.pending.setdefault(key, []).append(
-                [version, len(self.db.replica_names), message, writer])
+                [version, self.db.acks_needed, message, writer])
         else:
             self._commit(key, version, message, writer)
         for replica in self.db.replica_names:
@@ -70,12 +82,27 @@ class Primary(DatabaseNode):
 
     def _ship(self, replica: str, key: int, version: int) -> None:
         self.network.send(self.name, replica, "apply", (key, version))
-        self.sim.after(self.db.retry, self._resend, (replica, key, version, self.epoch))
+        self.unacked[replica].append((self.sim.env.now + self.db.retry, key, version,
+                                      self.epoch))
+        if not self.resend_armed[replica]:
+            self.resend_armed[replica] = True
+            self.sim.after(self.db.retry, self._resend, replica)
 
-    def _resend(self, item) -> None:
-        replica, key, version, epoch = item
-        if epoch == self.epoch and self.acked[replica].get(key, 0) < version:
+    def _resend(self, replica: str) -> None:
+        """Send again what ``replica`` has not acknowledged within ``replication_retry``."""
+        queue, acked, now = self.unacked[replica], self.acked[replica], self.sim.env.now
+        due = []
+        while queue and (queue[0][0] - now <= 1e-12 or queue[0][3] != self.epoch
+                         or acked.get(queue[0][1], 0) >= queue[0][2]):
+            _, key, version, epoch = queue.popleft()
+            if epoch == self.epoch and acked.get(key, 0) < version:
+                due.append((key, version))
+        for key, version in due:
             self._ship(replica, key, version)
+        if queue:
+            self.sim.after(queue[0][0] - now, self._resend, replica)
+        else:
+            self.resend_armed[replica] = False
 
     def on_ack(self, message) -> None:
         replica, (key, version) = message.src, message.args
@@ -93,18 +120,16 @@ class Primary(DatabaseNode):
                 entry_version, _, request, writer = queue.pop(0)
                 self._commit(key, entry_version, request, writer)
 
-    def on_read(self, message) -> None:
-        self.sim.after(self.db.read_time.sample(self.stream), self._read, message)
-
-    def _read(self, message) -> None:
-        if self.up:
-            version = self.committed.get(message.args, 0)
-            self.network.reply(message, "ok", (version, self.name))
+    def on_read(self, message) -> None:  # read_time is folded into the delivery
+        self.network.reply(message, "ok", (self.committed.get(message.args, 0), self.name))
 
     def on_stop(self, how: str) -> None:
         # Writes not yet committed are lost with the process; their versions
         # are never reused, so a replica that applied one holds a phantom.
+        # What was shipped is shipped again from the log at the restart.
         self.pending.clear()
+        for queue in self.unacked.values():
+            queue.clear()
 
     def on_start(self) -> None:
         for replica, acked in self.acked.items():
@@ -119,7 +144,11 @@ class Replica(DatabaseNode):
         self.held: dict[int, int] = {}
 
     def on_apply(self, message) -> None:
-        self.sim.after(self.disk_latency(), self._apply, (message, self.epoch))
+        delay = self.disk_latency()
+        if delay > 0:
+            self.sim.after(delay, self._apply, (message, self.epoch))
+        else:
+            self._apply((message, self.epoch))
 
     def _apply(self, item) -> None:
         message, epoch = item
@@ -131,12 +160,8 @@ class Replica(DatabaseNode):
             self.sim.record.copy_change(self.sim.env.now, self.name, key, version, "apply")
         self.network.send(self.name, message.src, "ack", (key, version))
 
-    def on_read(self, message) -> None:
-        self.sim.after(self.db.read_time.sample(self.stream), self._read, message)
-
-    def _read(self, message) -> None:
-        if self.up:
-            self.network.reply(message, "ok", (self.held.get(message.args, 0), self.name))
+    def on_read(self, message) -> None:  # read_time is folded into the delivery
+        self.network.reply(message, "ok", (self.held.get(message.args, 0), self.name))
 
 
 class Database(Component):
@@ -144,8 +169,10 @@ class Database(Component):
     summary = "a primary (source of truth) with optional replicas, sync or async replication"
     schema = {
         "replicas": Field(integer(0, 64), 0, "number of read replicas"),
-        "replication": Field(choice("async", "sync"), "async",
-                             "async: commit, then ship; sync: commit waits for every replica"),
+        "replication": Field(choice("async", "sync", "semi-sync"), "async",
+                             "async: commit, then ship; sync: commit waits for every replica; "
+                             "semi-sync: commit waits for `acks` replicas"),
+        "acks": Field(integer(1, 64), 1, "semi-sync: replica acknowledgements a commit waits for"),
         "replication_retry": Field(duration(positive=True), "200ms",
                                    "resend an unacknowledged replication entry after this"),
         "disk_write": Field(distribution, "2ms",
@@ -156,6 +183,12 @@ class Database(Component):
     }
 
     @staticmethod
+    def check(config: dict, path: tuple, ctx) -> None:
+        if config["replication"] == "semi-sync" and config["acks"] > config["replicas"]:
+            ctx.fail(path + ("acks",), f"semi-sync waits for {config['acks']} acks but there "
+                                       f"are only {config['replicas']} replicas")
+
+    @staticmethod
     def node_names(name: str, config: dict) -> list[str]:
         return [f"{name}-primary"] + [f"{name}-replica-{i + 1}"
                                       for i in range(config["replicas"])]
@@ -164,7 +197,11 @@ class Database(Component):
         super().__init__(name, config, world)
         names = self.node_names(name, config)
         self.replica_names = names[1:]
-        self.sync = config["replication"] == "sync"
+        mode = config["replication"]
+        self.sync = mode != "async"
+        #: replica acknowledgements a commit waits for (0: it does not wait)
+        self.acks_needed = {"async": 0, "sync": len(self.replica_names),
+                            "semi-sync": config["acks"]}[mode] if self.replica_names else 0
         self.retry = config["replication_retry"]
         self.disk_write = build(config["disk_write"])
         self.read_time = build(config["read_time"]) if config["read_time"] else ZERO
@@ -188,7 +225,9 @@ class Database(Component):
         return nodes[0] if len(nodes) == 1 else nodes[self.stream.below(len(nodes))]
 
     def copies(self) -> list[dict]:
-        mode = "synchronous" if self.sync else "asynchronous"
+        mode = {"async": "asynchronous", "sync": "synchronous",
+                "semi-sync": f"semi-synchronous, {self.config['acks']} of "
+                             f"{len(self.replica_names)} acks"}[self.config["replication"]]
         return [{"copy": r, "component": self.name, "kind": "replica", "source": self.truth,
                  "initial": "v0", "learns_stale_by": f"none ({mode} replication stream)"}
                 for r in self.replica_names]

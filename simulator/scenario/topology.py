@@ -62,6 +62,7 @@ def check_references(data: dict, ctx: Context) -> dict[str, list[str]]:
                            f"'-', '_' or '.'; got {name!r}")
         if name in (CLIENT, "*"):
             ctx.fail(path, f"{name!r} is reserved")
+        KINDS[config["kind"]].check(config, path, ctx)
         nodes[name] = KINDS[config["kind"]].node_names(name, config)
         for node in nodes[name]:
             clash = owner.get(node)
@@ -89,7 +90,11 @@ def check_references(data: dict, ctx: Context) -> dict[str, list[str]]:
             of_kind(("components", name, "database"), config["database"], "database")
             if config["cache"]:
                 of_kind(("components", name, "cache"), config["cache"], "cache")
-    of_kind(("workload", "target"), data["workload"]["target"], "service")
+    target = data["workload"]["target"]
+    if components.get(target, {}).get("kind") not in ("service", "database"):
+        found = [n for n, c in components.items() if c["kind"] in ("service", "database")]
+        ctx.fail(("workload", "target"), f"{target!r} is not a service or database component; "
+                                         f"clients can call: {', '.join(found) or 'nothing'}")
 
     for i, rule in enumerate(data["network"]["links"]):
         check_names(("network", "links", i, "from"), rule["from"])
