@@ -1,62 +1,159 @@
-"""Benchmarks: run with `python benchmarks/run.py` and read the printed table.
+"""Every benchmark in one command: `python benchmarks/run.py` prints a table.
 
-partition-10x: scenarios/partition.yaml at ten times its default request rate
-(simulate, then analyse the history), reporting simulated client operations
-per wall-clock second.  Peak memory is the process's peak RSS.
+Each case runs in a fresh Python process so that its peak memory (peak RSS)
+is its own.  Cases:
+
+- quorum-write, hand-written: the baseline, an idiomatic SimPy model of a
+  2-of-3 quorum write (benchmarks/handwritten_quorum.py), 100,000 writes;
+- quorum-write, sediment: the same flow as a scenario
+  (benchmarks/quorum-write.yaml), simulated with its history recorded and
+  analysed; the ratio is its writes per wall second over the baseline's;
+- partition at 100k, 300k and 1M operations: scenarios/partition.yaml at ten
+  times its request rate, its times stretched to reach that many operations,
+  end to end (simulate, analyse, write the results folder), with the
+  simulate / analyse / write split shown on rows of their own;
+- nodes 4 vs 100: the partition scenario with 4 and with 100 API instances at
+  the same rate, to show that a bigger topology does not make operations
+  slower.
+
+Options: --quick runs smaller sizes (for a smoke test); --case NAME runs one.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import platform
 import resource
+import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-
-import simulator  # noqa: E402
-from simulator.scenario import load  # noqa: E402
-from simulator.world import World  # noqa: E402
+sys.path.insert(0, str(ROOT / "benchmarks"))
 
 
-def peak_rss_mb() -> float:
+def _peak_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def partition_10x(scale: float) -> list[tuple]:
+def _timed(function):
+    started = time.perf_counter()
+    value = function()
+    return value, time.perf_counter() - started
+
+
+def handwritten(size: int) -> list[dict]:
+    import handwritten_quorum
+    log, wall = _timed(lambda: handwritten_quorum.run(size))
+    return [{"name": "quorum-write, hand-written SimPy", "ops": len(log), "wall": wall}]
+
+
+def quorum(size: int) -> list[dict]:
+    import simulator
+    from simulator.scenario import load
+    from simulator.world import World
+    scenario = load(ROOT / "benchmarks" / "quorum-write.yaml")
+    # ~3.8 ms a write: stretch the run to about `size` writes
+    scenario = load(scenario, duration=scenario.duration * size / 100_000)
+    history, simulated = _timed(lambda: World(scenario, scenario.seed).run())
+    _, analysed = _timed(lambda: simulator.analyse(history).summary)
+    ops = len(history.ops)
+    baseline = "quorum-write, hand-written SimPy"
+    return [{"name": "quorum-write, sediment: simulate", "ops": ops, "wall": simulated,
+             "baseline": baseline},
+            {"name": "quorum-write, sediment: simulate + analyse", "ops": ops,
+             "wall": simulated + analysed, "baseline": baseline}]
+
+
+def _partition(size: int, instances: int | None = None):
+    from simulator.scenario import load
     scenario = load(ROOT / "scenarios" / "partition.yaml")
     rate = scenario.data["workload"]["rate"] * 10
+    scale = size / (rate * scenario.duration)
     overrides = [f"workload.rate={rate}"]
-    for i, fault in enumerate(scenario.data["faults"]):  # the same story, scaled in time
+    for i, fault in enumerate(scenario.data["faults"]):  # the same story, stretched in time
         overrides += [f"faults.{i}.start={fault['start'] * scale}",
                       f"faults.{i}.duration={fault['duration'] * scale}", f"faults.{i}.end=null"]
-    scenario = load(scenario, overrides, duration=scenario.duration * scale)
-    started = time.perf_counter()
-    history = World(scenario, scenario.seed).run()
-    simulated = time.perf_counter() - started
-    ops = len(history.ops)
-    started = time.perf_counter()
+    if instances:
+        overrides += [f"components.api.instances={instances}",
+                      f"faults.0.groups=[[{', '.join(f'api-{i + 1}' for i in range(instances // 2))}"
+                      f", cache], [{', '.join(f'api-{i + 1}' for i in range(instances // 2, instances))}"
+                      f", db]]"]
+    return load(scenario, overrides, duration=scenario.duration * scale)
+
+
+def partition(size: int) -> list[dict]:
+    import simulator
+    from simulator.world import World
+    scenario = _partition(size)
+    history, simulated = _timed(lambda: World(scenario, scenario.seed).run())
     result = simulator.analyse(history)
-    result.summary  # computes stale reads, windows and phases
-    analysed = time.perf_counter() - started
-    return [("partition-10x simulate", ops, simulated, ops / simulated),
-            ("partition-10x analyse", ops, analysed, ops / analysed)]
+    result.scenario = scenario
+    _, analysed = _timed(lambda: result.summary)
+    with tempfile.TemporaryDirectory() as folder:
+        _, written = _timed(lambda: result.save(Path(folder) / "run"))
+    ops = len(history.ops)
+    label = f"partition {ops // 1000}k"
+    return [{"name": f"{label}: end to end", "ops": ops, "wall": simulated + analysed + written},
+            {"name": f"{label}: simulate", "ops": ops, "wall": simulated},
+            {"name": f"{label}: analyse", "ops": ops, "wall": analysed},
+            {"name": f"{label}: write folder", "ops": ops, "wall": written}]
+
+
+def nodes(size: int, instances: int) -> list[dict]:
+    from simulator.world import World
+    scenario = _partition(size, instances)
+    history, simulated = _timed(lambda: World(scenario, scenario.seed).run())
+    return [{"name": f"partition, {instances} API instances: simulate", "ops": len(history.ops),
+             "wall": simulated}]
+
+
+def cases(quick: bool) -> dict:
+    k = 1000
+    small = quick
+    return {
+        "handwritten": lambda: handwritten(20 * k if small else 100 * k),
+        "quorum": lambda: quorum(20 * k if small else 100 * k),
+        "partition-100k": lambda: partition(20 * k if small else 100 * k),
+        "partition-300k": lambda: partition(40 * k if small else 300 * k),
+        "partition-1m": lambda: partition(60 * k if small else 1000 * k),
+        "nodes-4": lambda: nodes(20 * k if small else 100 * k, 4),
+        "nodes-100": lambda: nodes(20 * k if small else 100 * k, 100),
+    }
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--scale", type=float, default=1.0,
-                        help="multiply the scenario's times (default 1: 120 s simulated)")
+    parser = argparse.ArgumentParser(description="Sediment's benchmarks")
+    parser.add_argument("--quick", action="store_true", help="small sizes, for a smoke test")
+    parser.add_argument("--case", help="run one case and print its rows as JSON")
     args = parser.parse_args()
-    rows = partition_10x(args.scale)
+    if args.case:
+        rows = cases(args.quick)[args.case]()
+        for row in rows:
+            row["peak_mb"] = _peak_mb()
+        print(json.dumps(rows))
+        return
+    import simulator
     print(f"machine: {platform.machine()}, {platform.python_implementation()} "
           f"{platform.python_version()}, sediment {simulator.__version__}")
-    print(f"{'benchmark':<26} {'ops':>10} {'wall s':>8} {'ops / wall s':>13} {'peak MB':>8}")
-    for name, ops, wall, rate in rows:
-        print(f"{name:<26} {ops:>10} {wall:>8.2f} {rate:>13,.0f} {peak_rss_mb():>8.0f}")
+    rows = []
+    for name in cases(args.quick):
+        command = [sys.executable, __file__, "--case", name] + (["--quick"] if args.quick else [])
+        output = subprocess.run(command, check=True, capture_output=True, text=True).stdout
+        rows += json.loads(output.strip().splitlines()[-1])
+    by_name = {row["name"]: row for row in rows}
+    print(f"{'benchmark':<44} {'ops':>9} {'wall s':>8} {'ops / wall s':>13} {'peak MB':>8} "
+          f"{'ratio':>6}")
+    for row in rows:
+        rate = row["ops"] / row["wall"] if row["wall"] else float("inf")
+        baseline = by_name.get(row.get("baseline", ""))
+        ratio = f"{rate / (baseline['ops'] / baseline['wall']):.2f}x" if baseline else ""
+        print(f"{row['name']:<44} {row['ops']:>9} {row['wall']:>8.2f} {rate:>13,.0f} "
+              f"{row['peak_mb']:>8.0f} {ratio:>6}")
 
 
 if __name__ == "__main__":

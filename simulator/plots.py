@@ -140,6 +140,15 @@ def _divergent_keys(start: np.ndarray, end: np.ndarray, open_: np.ndarray) -> tu
     return times[order], np.cumsum(steps[order])
 
 
+def _merge_close(start: np.ndarray, end: np.ndarray, gap: float) -> tuple[np.ndarray, np.ndarray]:
+    """Disjoint sorted intervals with gaps narrower than ``gap`` (below a pixel) closed,
+    so that thousands of sub-millisecond windows draw as a few bars."""
+    if len(start) < 2:
+        return start, end
+    begins = np.flatnonzero(np.r_[True, start[1:] - end[:-1] >= gap])
+    return start[begins], np.r_[end[begins[1:] - 1], end[-1]]
+
+
 def _draw_divergence(ax, history: History, windows: pd.DataFrame | None) -> None:
     """One row per copy: bars where it was behind or held a phantom, open ones hatched."""
     windows = windows if windows is not None else empty_windows()
@@ -153,6 +162,7 @@ def _draw_divergence(ax, history: History, windows: pd.DataFrame | None) -> None
             for still_open in (False, True):
                 part = of_kind[of_kind["open"] == still_open]
                 start, end = overlap_union(part["start_s"].to_numpy(np.float64), part["end_s"].to_numpy(np.float64))
+                start, end = _merge_close(start, end, duration / 3000)
                 if len(start):
                     ax.broken_barh(
                         list(zip(start, end - start)), (row - 0.35, 0.7), facecolors=colour, alpha=0.8,

@@ -6,7 +6,6 @@ import copy
 
 import numpy as np
 import pandas as pd
-
 import pytest
 
 import simulator

@@ -5,6 +5,7 @@ import subprocess
 import sys
 import time
 
+import numpy as np
 import pytest
 from conftest import large_history, make_history
 from matplotlib.colors import to_hex
@@ -200,3 +201,10 @@ def test_figures_of_a_large_run_render_quickly(tmp_path):
         began = time.perf_counter()
         draw(history, stale=stale, windows=found).savefig(tmp_path / f"{name}.png", dpi=50)
         assert time.perf_counter() - began < 10, name
+
+
+def test_windows_closer_than_a_pixel_draw_as_one_bar():
+    from simulator.plots import _merge_close
+    start, end = _merge_close(np.array([0.0, 1.0, 1.05, 3.0]), np.array([0.5, 1.02, 2.0, 4.0]),
+                              0.1)
+    assert start.tolist() == [0.0, 1.0, 3.0] and end.tolist() == [0.5, 2.0, 4.0]
