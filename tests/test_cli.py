@@ -120,3 +120,29 @@ def test_a_bad_file_error_names_file_line_and_path(tmp_path):
     result = CliRunner().invoke(main, ["check", str(path)])
     assert result.exit_code == 2
     assert f"{path}, line {line}, at components.cache.ttl:" in result.output
+
+
+def test_the_run_reports_progress_along_the_way():
+    from simulator.scenario import load
+    from simulator.world import World
+    seen = []
+    world = World(load(ROOT / "scenarios/partition.yaml", duration="10s",
+                       overrides=["faults.0.start=2s", "faults.0.duration=2s"]), 1)
+    world.run(progress=seen.append)
+    assert len(seen) == 200
+    assert seen == sorted(seen) and seen[-1] == world.end
+
+
+def test_progress_bar_only_on_a_terminal_after_a_second(monkeypatch):
+    from simulator import cli
+    clock = iter([0.0, 0.0, 0.5, 2.0, 2.5])  # hidden created, shown created, two calls
+    monkeypatch.setattr(cli.time, "monotonic", lambda: next(clock))
+    hidden = cli._Progress(10.0, enabled=False)
+    hidden(5.0)
+    assert hidden.bar is None
+    shown = cli._Progress(10.0, enabled=True)  # created at t=0
+    shown(1.0)                                  # t=0.5: too early for a bar
+    assert shown.bar is None
+    shown(5.0)                                  # t=2.0: the bar appears at half way
+    assert shown.bar is not None and shown.done == 500
+    shown.close()
