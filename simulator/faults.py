@@ -21,8 +21,8 @@ from .schema import Field, boolean, distribution, duration, integer, list_of, na
 COMMON = {
     "name": Field(text, "", "a name for plots and tables (default: kind-N)"),
     "start": Field(duration(), doc="when the fault starts"),
-    "duration": Field(duration(positive=True), None, "how long it lasts"),
-    "end": Field(duration(positive=True), None, "when it is healed (instead of duration)"),
+    "duration": Field(duration(), None, "how long it lasts"),
+    "end": Field(duration(), None, "when it is healed (instead of duration)"),
 }
 
 SCHEMAS = {
@@ -55,7 +55,13 @@ SCHEMAS = {
     "crash": {
         "node": Field(names, doc="nodes (or components) that crash and restart at the end"),
     },
+    "flush": {
+        "node": Field(names, doc="caches emptied at `start` (an instant: no duration)"),
+    },
 }
+
+#: Faults that happen at an instant rather than over an interval.
+INSTANT = {"flush"}
 
 
 def deploy_length(fault: dict, instances: int) -> float:
@@ -79,7 +85,7 @@ def describe(fault: dict) -> str:
         return ", ".join(fault["node"])
     if kind == "deploy":
         return f"{', '.join(fault['service'])} (batch {fault['batch']})"
-    return ", ".join(fault["node"])
+    return ", ".join(fault["node"])  # crash, flush
 
 
 def blocked_pairs(fault: dict, resolve, everyone: list[str]) -> list[tuple[str, str]]:
@@ -138,3 +144,6 @@ def schedule(fault: dict, world) -> None:
         nodes = [net.nodes[n] for n in world.resolve(fault["node"])]
         at(start, lambda: [n.hold(CRASHED) for n in nodes])
         at(end, lambda: [n.release() for n in nodes])
+    elif kind == "flush":
+        caches = [world.components[n].node for n in fault["node"]]
+        at(start, lambda: [c.flush() for c in caches if c.up])

@@ -112,11 +112,11 @@ def test_crash_records_a_crash_row_for_every_held_key_and_empties_the_cache(how)
     world = world_of(scenario(cache={"ttl": "10s", "op_time": "1ms"}))
     net, node, sim = world.network, world.network.nodes["cache"], world.sim
     for key, version in ((3, 1), (0, 2), (7, 5)):
-        net.send("client", "cache", "fill", (key, version))
+        net.send("client", "cache", "fill", (key, version, None))
     sim.run(0.1)
     assert len(node.entries) == 3
     # A fill still being worked on when the node goes down is lost too.
-    net.send("client", "cache", "fill", (9, 1))
+    net.send("client", "cache", "fill", (9, 1, None))
     sim.run(0.1 + 0.001 + 0.0005)   # delivered, halfway through its op_time
     node.stop(how)
     crash_time = sim.now
@@ -145,7 +145,7 @@ def test_crash_records_a_crash_row_for_every_held_key_and_empties_the_cache(how)
 def test_expiry_of_an_entry_lost_in_a_crash_is_not_recorded():
     world = world_of(scenario(cache={"ttl": "100ms", "op_time": 0}))
     net, node, sim = world.network, world.network.nodes["cache"], world.sim
-    net.send("client", "cache", "fill", (1, 4))
+    net.send("client", "cache", "fill", (1, 4, None))
     sim.run(0.05)
     node.stop(CRASHED)
     node.start()

@@ -9,9 +9,18 @@ what a read would have seen.  A crash loses every entry.
 How the cache is kept fresh is the service's side of the contract:
 ``on_write: delete`` invalidates the entry after a database write,
 ``on_write: update`` overwrites it with the new version, ``on_write: none``
-leaves it to the TTL.  A miss that read an
-old version from the database may fill the cache *after* a write's delete:
-the classic fill/invalidate race, which leaves a stale entry until TTL.
+leaves it to the TTL.  A miss that read an old version from the database may
+fill the cache *after* a write's delete: the classic fill/invalidate race,
+which leaves a stale entry until TTL (or forever, with no TTL).
+
+Two guards close the race.  ``guard: lease`` follows memcache's leases
+(Nishtala et al., "Scaling Memcache at Facebook", NSDI 2013): a miss hands
+out a lease token, any later delete or set of the key invalidates it, and a
+fill with an invalidated token is rejected.  ``guard: version`` rejects a
+fill or set older than the entry held; it protects an entry that is there
+(pair it with ``on_write: update``), so a newer entry evicted before the stale
+fill lands lets the stale fill in.  ``capacity`` bounds the entries with LRU
+eviction; ``ttl_jitter`` spreads expiry times.
 """
 
 from __future__ import annotations
@@ -19,7 +28,7 @@ from __future__ import annotations
 from ..distributions import build
 from ..durations import format_duration
 from ..network import Node
-from ..schema import Field, choice, distribution, duration
+from ..schema import Field, choice, distribution, duration, integer, number
 from .base import Component
 from .entries import Entries
 
@@ -29,30 +38,70 @@ class CacheNode(Node):
         super().__init__(name, cache.network)
         self.cache = cache
         self.stream = cache.sim.streams[f"node:{name}"]
-        self.entries = Entries(self.sim, name, cache.ttl)
+        self.entries = Entries(self.sim, name, cache.ttl, capacity=cache.capacity,
+                               jitter=cache.ttl_jitter, stream=self.stream)
         self.processing = dict.fromkeys(("get", "fill", "set", "delete"), cache.op_time)
+        #: per key, how many invalidations (delete, set) it has seen: a lease
+        #: handed out on a miss is valid only while this has not moved
+        self.invalidations: dict[int, int] = {}
 
     # Each operation takes op_time, folded into the message's delivery
     # (``Node.processing``): the handler runs when the work is done.
     def on_get(self, message) -> None:
-        self.network.reply(message, "ok", self.entries.get(message.args))
+        key = message.args
+        version = self.entries.get(key)
+        if version is None and self.cache.guard == "lease":
+            version = Miss(self.invalidations.get(key, 0))
+        self.network.reply(message, "ok", version)
 
     def on_fill(self, message) -> None:
-        key, version = message.args
+        key, version, lease = message.args
+        guard = self.cache.guard
+        if guard == "lease" and (lease is None or lease != self.invalidations.get(key, 0)):
+            self.network.reply(message, "fail", "lease-invalidated")
+            return
+        if guard == "version" and not self._newer(key, version):
+            self.network.reply(message, "fail", "older-version")
+            return
         self.entries.store(key, version, "fill")
         self.network.reply(message, "ok")
 
     def on_set(self, message) -> None:
         key, version = message.args
+        self.invalidations[key] = self.invalidations.get(key, 0) + 1
+        if self.cache.guard == "version" and not self._newer(key, version):
+            self.network.reply(message, "fail", "older-version")
+            return
         self.entries.store(key, version, "overwrite")
         self.network.reply(message, "ok")
 
     def on_delete(self, message) -> None:
-        self.entries.delete(message.args)
+        key = message.args
+        self.invalidations[key] = self.invalidations.get(key, 0) + 1
+        self.entries.delete(key)
         self.network.reply(message, "ok")
+
+    def _newer(self, key: int, version: int) -> bool:
+        held = self.entries.peek(key)
+        return held is None or version > held
+
+    def flush(self) -> None:
+        """Empty the cache (a flush fault): every entry is lost, and every lease."""
+        self.entries.lose_all("flush")
+        self.invalidations = {k: v + 1 for k, v in self.invalidations.items()}
 
     def on_stop(self, how: str) -> None:
         self.entries.lose_all()
+        self.invalidations = {k: v + 1 for k, v in self.invalidations.items()}
+
+
+class Miss:
+    """A miss that carries a lease: the token a later fill must present."""
+
+    __slots__ = ("lease",)
+
+    def __init__(self, lease: int) -> None:
+        self.lease = lease
 
 
 class Cache(Component):
@@ -65,19 +114,32 @@ class Cache(Component):
                           "after a database write the service deletes or updates the entry, "
                           "or leaves it alone (none: only the TTL repairs it)"),
         "op_time": Field(distribution, "100us", "time to serve one cache operation"),
+        "guard": Field(choice("none", "lease", "version"), "none",
+                       "how fills are guarded: none; lease (a miss gets a token that any "
+                       "later delete or set invalidates, and a fill with an invalid token is "
+                       "rejected); version (a fill or set older than the held entry is "
+                       "rejected)"),
+        "capacity": Field(integer(0, 10**9), 0, "at most this many entries, least recently "
+                                                "used evicted first (0: unlimited)"),
+        "ttl_jitter": Field(number(0.0, 1.0), 0.0, "each entry's TTL is drawn uniformly from "
+                                                   "ttl * (1 - jitter) .. ttl * (1 + jitter)"),
     }
 
     def __init__(self, name: str, config: dict, world) -> None:
         super().__init__(name, config, world)
         self.ttl = config["ttl"]
         self.on_write = config["on_write"]
+        self.guard = config["guard"]
+        self.capacity = config["capacity"]
+        self.ttl_jitter = config["ttl_jitter"]
         self.op_time = build(config["op_time"])
         self.node = CacheNode(name, self)
         self.source = ""  # set by the services that use this cache
 
     def copies(self) -> list[dict]:
         ttl = f"ttl {format_duration(self.ttl)}" if self.ttl else "no ttl"
+        signal = ttl if self.on_write == "none" else f"{ttl} + {self.on_write} on write"
+        if self.guard != "none":
+            signal += f", {self.guard}-guarded fills"
         return [{"copy": self.name, "component": self.name, "kind": "cache",
-                 "source": self.source, "initial": "empty",
-                 "learns_stale_by": ttl if self.on_write == "none"
-                 else f"{ttl} + {self.on_write} on write"}]
+                 "source": self.source, "initial": "empty", "learns_stale_by": signal}]

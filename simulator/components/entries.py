@@ -1,10 +1,14 @@
 """What a cache-like copy holds: key -> version, with TTL expiry as real events.
 
 Every change is recorded in the history when it happens in simulated time,
-expiry included, so the history says exactly what a read would have seen.
+expiry and eviction included, so the history says exactly what a read would
+have seen.  Optional: a capacity with least-recently-used eviction, and TTL
+jitter (each entry lives a TTL drawn uniformly from ``ttl * (1 +- jitter)``).
 """
 
 from __future__ import annotations
+
+from collections import OrderedDict
 
 
 class _Entry:
@@ -15,24 +19,47 @@ class _Entry:
 
 
 class Entries:
-    def __init__(self, sim, copy: str, ttl: float) -> None:
+    def __init__(self, sim, copy: str, ttl: float, *, capacity: int = 0,
+                 jitter: float = 0.0, stream=None) -> None:
         self.sim = sim
         self.copy = copy
         self.ttl = ttl
-        self._held: dict[int, _Entry] = {}
+        self.capacity = capacity
+        self.jitter = jitter
+        self.stream = stream
+        self._held: OrderedDict[int, _Entry] = OrderedDict()
 
     def __len__(self) -> int:
         return len(self._held)
 
     def get(self, key: int) -> int | None:
+        """The held version (a read: it counts as a use for LRU)."""
+        entry = self._held.get(key)
+        if entry is None:
+            return None
+        if self.capacity:
+            self._held.move_to_end(key)
+        return entry.version
+
+    def peek(self, key: int) -> int | None:
+        """The held version, without counting as a use."""
         entry = self._held.get(key)
         return None if entry is None else entry.version
 
     def store(self, key: int, version: int, change: str) -> None:
-        entry = self._held[key] = _Entry(version)
+        held = self._held
+        if self.capacity and key not in held and len(held) >= self.capacity:
+            victim, _ = held.popitem(last=False)
+            self.sim.record.copy_change(self.sim.env.now, self.copy, victim, -1, "evict")
+        entry = held[key] = _Entry(version)
+        if self.capacity:
+            held.move_to_end(key)
         self.sim.record.copy_change(self.sim.env.now, self.copy, key, version, change)
         if self.ttl:
-            self.sim.after(self.ttl, self._expire, (key, entry))
+            ttl = self.ttl
+            if self.jitter:
+                ttl *= 1.0 + self.jitter * (2.0 * self.stream.uniform() - 1.0)
+            self.sim.after(ttl, self._expire, (key, entry))
 
     def _expire(self, item) -> None:
         key, entry = item

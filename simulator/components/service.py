@@ -25,6 +25,7 @@ from ..durations import format_duration
 from ..network import Node
 from ..schema import Field, choice, distribution, duration, integer, string, text
 from .base import Component
+from .cache import Miss
 from .entries import Entries
 
 
@@ -156,18 +157,21 @@ class Service(Component):
         net = self.network
         cache = self.cache
         cache_answered = False
+        lease = None
         if cache is not None:
             got = yield net.request(instance.name, cache.name, "get", key, self.cache_timeout)
             if got.status == "ok":
-                if got.value is not None:
-                    return "ok", (got.value, cache.name)
+                value = got.value
+                if value is not None and value.__class__ is not Miss:
+                    return "ok", (value, cache.name)
                 cache_answered = True
+                lease = None if value is None else value.lease
         db_node = self.database.read_node()
         got = yield net.request(instance.name, db_node, "read", key, self.database_timeout)
         if got.status != "ok":
             return "fail", "database-" + _cause(got)
         if cache_answered:
-            net.send(instance.name, cache.name, "fill", (key, got.value[0]))
+            net.send(instance.name, cache.name, "fill", (key, got.value[0], lease))
         return "ok", got.value
 
     def write(self, instance: Instance, key: int, writer: int = -1):

@@ -6,7 +6,7 @@ import re
 
 from ..components import KINDS
 from ..components.client import CLIENT, workload
-from ..faults import COMMON, SCHEMAS as FAULT_SCHEMAS, deploy_length
+from ..faults import COMMON, INSTANT, SCHEMAS as FAULT_SCHEMAS, deploy_length
 from ..schema import Context, Field, boolean, distribution, duration, integer, list_of, \
     mapping_of, names, probability, record, string, tagged, text
 
@@ -122,6 +122,10 @@ def check_references(data: dict, ctx: Context) -> dict[str, list[str]]:
                 ctx.fail(path, "a deploy lasts as long as its batches take; give 'batch', "
                                "'restart' and 'pause' instead of 'duration' or 'end'")
             fault["end"] = start + length
+        elif kind in INSTANT:
+            if length not in (None, 0) or end not in (None, start):
+                ctx.fail(path, f"a {kind} happens at an instant: give 'start' only")
+            fault["end"] = start
         elif length is not None and end is not None:
             if abs(start + length - end) > 1e-9:
                 ctx.fail(path, "give either 'duration' or 'end', not both")
@@ -130,9 +134,10 @@ def check_references(data: dict, ctx: Context) -> dict[str, list[str]]:
         elif end is None:
             ctx.fail(path, f"a {kind} fault needs 'duration' or 'end'")
         fault["duration"] = fault["end"] - fault["start"]
-        if fault["duration"] <= 0:
-            ctx.fail(path + ("end",), f"the fault ends ({fault['end']:g}s) before it starts "
-                                      f"({fault['start']:g}s)")
+        if fault["duration"] <= 0 and kind not in INSTANT:
+            where = path + ("end",) if end is not None else path + ("duration",)
+            ctx.fail(where, f"the fault must end after it starts; it starts at "
+                            f"{fault['start']:g}s and ends at {fault['end']:g}s")
         if fault["start"] >= run:
             ctx.fail(path + ("start",), f"the fault starts at {fault['start']:g}s, after the "
                                         f"run ends ({run:g}s)")
@@ -167,6 +172,9 @@ def _check_fault_targets(fault, path, ctx, check_names, of_kind, components, own
     elif kind == "deploy":
         for j, name in enumerate(fault["service"]):
             of_kind(path + ("service", j), name, "service")
+    elif kind == "flush":
+        for j, name in enumerate(fault["node"]):
+            of_kind(path + ("node", j), name, "cache")
     elif kind == "crash":
         check_names(path + ("node",), fault["node"])
         if "*" in fault["node"] or CLIENT in fault["node"]:
