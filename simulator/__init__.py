@@ -17,7 +17,7 @@ from .history import History, load as load_history  # noqa: E402
 
 
 def load(source, overrides=(), **values):
-    """Load and validate a scenario (path, YAML text file or dict) without running it."""
+    """Load and validate a scenario (a path to a YAML file, or a dict) without running it."""
     from .scenario import load as load_scenario
     return load_scenario(source, overrides, **values)
 

@@ -99,20 +99,23 @@ def main():
 def run(scenario, seed, out, overrides, duration, quiet, as_json):
     """Run SCENARIO, print a summary and write a results folder."""
     from .result import Result
-    from .results import default_folder
+    from .results import check_replaceable, default_folder
     from .scenario import load
     from .world import World
     from .report import format_summary
     try:
         loaded = load(_scenario_path(scenario), overrides, seed=seed, duration=duration)
         world = World(loaded, loaded.seed)
+        target = Path(out) if out else default_folder({"scenario": loaded.name,
+                                                       "seed": loaded.seed})
+        check_replaceable(target)  # before spending time on the run
         progress = _Progress(world.end, enabled=not quiet and sys.stderr.isatty())
         try:
             history = world.run(progress)
         finally:
             progress.close()
         result = Result(history, loaded)
-        folder = result.save(out or default_folder(history.meta))
+        folder = result.save(target)
     except SedimentError as error:
         _fail(error)
     if as_json:
@@ -171,7 +174,10 @@ def export(folder, fmt, out):
     """Export the client history of a saved results FOLDER for other checkers."""
     from .export import export as render
     history = _load_folder(folder)
-    text = render(history, fmt)
+    try:
+        text = render(history, fmt)
+    except (ValueError, KeyError, TypeError) as error:
+        _fail(SedimentError(f"{folder}: its history cannot be exported ({error})"))
     if out == "-":
         click.echo(text, nl=False)
         return
@@ -185,7 +191,7 @@ def _load_folder(folder):
     from . import history as history_io
     try:
         return history_io.load(folder)
-    except (OSError, ValueError, KeyError) as error:
+    except (OSError, ValueError, KeyError, TypeError) as error:
         _fail(SedimentError(f"{folder}: not a results folder with a readable history "
                             f"({error})"))
 
@@ -199,7 +205,10 @@ def report(folder, quiet):
     from .result import Result
     from .results import write_analysis
     result = Result(_load_folder(folder))
-    write_analysis(result, Path(folder))
+    try:
+        write_analysis(result, Path(folder))
+    except (ValueError, KeyError, TypeError) as error:
+        _fail(SedimentError(f"{folder}: its history cannot be analysed ({error})"))
     if not quiet:
         click.echo(format_summary(result.summary))
 

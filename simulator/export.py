@@ -51,7 +51,9 @@ def events(history: History) -> pd.DataFrame:
                              "node": ops["node"].to_numpy(), "error": ops["error"].to_numpy(),
                              "order": 1})
     both = pd.concat([invoke, complete], ignore_index=True)
-    both = both.sort_values(["time_s", "order", "op"], kind="stable").reset_index(drop=True)
+    # At one instant: by operation, invoke before completion, so a process's
+    # earlier operation completes before its next one is invoked.
+    both = both.sort_values(["time_s", "op", "order"], kind="stable").reset_index(drop=True)
     both.insert(0, "index", np.arange(len(both)))
     both["time_ns"] = np.round(both["time_s"].to_numpy() * 1e9).astype(np.int64)
     return both.drop(columns=["order", "time_s"])

@@ -15,8 +15,12 @@ import math
 
 from .distributions import build
 from .network import CRASHED, STOPPED
-from .schema import Field, boolean, distribution, duration, integer, list_of, names, text, \
-    probability, record
+from .schema import Field, boolean, choice, distribution, duration, integer, list_of, names, \
+    probability, record, text
+
+#: Named partition shapes, after Jepsen's nemesis grudges.
+SHAPES = ("halves", "random-halves", "random-node", "bridge", "majorities-ring",
+          "minority-third")
 
 COMMON = {
     "name": Field(text, "", "a name for plots and tables (default: kind-N)"),
@@ -33,6 +37,11 @@ SCHEMAS = {
         "one_way": Field(record({"from": Field(names), "to": Field(names)},
                                 what="a one-way partition"), None,
                          "drop messages from `from` to `to` (to does not hear from)"),
+        "shape": Field(choice(*SHAPES), None,
+                       "a named Jepsen shape over the nodes in `among`: "
+                       + ", ".join(SHAPES)),
+        "among": Field(names, ["*"], "the nodes a `shape` partitions ('*': every node "
+                                     "but the client)"),
     },
     "degrade": {
         "from": Field(names, ["*"], "senders affected ('*': all)"),
@@ -58,6 +67,15 @@ SCHEMAS = {
     "flush": {
         "node": Field(names, doc="caches emptied at `start` (an instant: no duration)"),
     },
+    "pause": {
+        "node": Field(names, doc="nodes (or components) that stop processing for a while; "
+                                 "messages reaching them wait and are handled on resume"),
+    },
+    "failures": {
+        "node": Field(names, doc="nodes (or components) that fail and recover at random"),
+        "mttf": Field(duration(positive=True), doc="mean time to failure (exponential)"),
+        "mttr": Field(duration(positive=True), doc="mean time to repair (exponential)"),
+    },
 }
 
 #: Faults that happen at an instant rather than over an interval.
@@ -73,6 +91,8 @@ def describe(fault: dict) -> str:
     """A short human description of what a fault hits."""
     kind = fault["kind"]
     if kind == "partition":
+        if fault.get("shape"):
+            return f"{fault['shape']} of {', '.join(fault['among'])}"
         if fault.get("groups"):
             return " | ".join(", ".join(g) for g in fault["groups"])
         if fault.get("isolate"):
@@ -85,13 +105,65 @@ def describe(fault: dict) -> str:
         return ", ".join(fault["node"])
     if kind == "deploy":
         return f"{', '.join(fault['service'])} (batch {fault['batch']})"
+    if kind == "failures":
+        return f"{', '.join(fault['node'])} (mttf {fault['mttf']:g}s, mttr {fault['mttr']:g}s)"
     return ", ".join(fault["node"])  # crash, flush
 
 
-def blocked_pairs(fault: dict, resolve, everyone: list[str]) -> list[tuple[str, str]]:
+def shape_grudge(shape: str, nodes: list[str], stream) -> dict[str, set[str]]:
+    """For a named shape: each node -> the nodes it does not hear from.
+
+    ``nodes`` in a fixed order; the random shapes shuffle or pick with
+    ``stream``.  halves: the first half against the second; random-halves:
+    the same after a shuffle; random-node: one random node against the rest;
+    bridge: two halves that cannot talk, except through one node in the
+    middle that hears and reaches both; majorities-ring: around a ring each
+    node hears a majority (itself and its nearest neighbours), a different
+    majority for every node; minority-third: a random third (at least one
+    node) against the rest.
+    """
+    nodes = list(nodes)
+    n = len(nodes)
+    if shape in ("random-halves", "random-node", "minority-third", "majorities-ring"):
+        order = nodes[:]
+        for i in range(n - 1, 0, -1):  # Fisher-Yates with the fault's own stream
+            j = stream.below(i + 1)
+            order[i], order[j] = order[j], order[i]
+        nodes = order
+    if shape in ("halves", "random-halves"):
+        groups = [nodes[:n // 2], nodes[n // 2:]]
+    elif shape == "random-node":
+        groups = [nodes[:1], nodes[1:]]
+    elif shape == "minority-third":
+        cut = max(1, n // 3)
+        groups = [nodes[:cut], nodes[cut:]]
+    elif shape == "bridge":
+        middle = n // 2
+        left, right = set(nodes[:middle]), set(nodes[middle + 1:])
+        return {a: (right if a in left else left if a in right else set()) for a in nodes}
+    else:  # majorities-ring
+        hears = n // 2  # others heard: with itself, a majority
+        grudge = {}
+        for i, a in enumerate(nodes):
+            heard = {nodes[(i + d) % n] for d in range(-(hears // 2), hears - hears // 2 + 1)}
+            grudge[a] = set(nodes) - heard
+        return grudge
+    grudge = {}
+    for group in groups:
+        others = set(nodes) - set(group)
+        for a in group:
+            grudge[a] = others
+    return grudge
+
+
+def blocked_pairs(fault: dict, resolve, everyone: list[str], stream=None) -> list[tuple[str, str]]:
     """The directed (src, dst) pairs a partition drops."""
     pairs = []
-    if fault.get("groups"):
+    if fault.get("shape"):
+        among = [n for n in resolve(fault["among"]) if n != "client"]
+        grudge = shape_grudge(fault["shape"], among, stream)
+        pairs += [(src, dst) for dst, deaf_to in grudge.items() for src in deaf_to]
+    elif fault.get("groups"):
         groups = [resolve(g) for g in fault["groups"]]
         for i, a in enumerate(groups):
             for j, b in enumerate(groups):
@@ -116,7 +188,8 @@ def schedule(fault: dict, world) -> None:
         sim.after(time - sim.env.now, lambda _: action())
 
     if kind == "partition":
-        pairs = blocked_pairs(fault, world.resolve, list(net.nodes))
+        pairs = blocked_pairs(fault, world.resolve, list(net.nodes),
+                              sim.streams[f"fault:{fault['name']}"])
         at(start, lambda: net.block(pairs))
         at(end, lambda: net.unblock(pairs))
     elif kind == "degrade":
@@ -147,3 +220,60 @@ def schedule(fault: dict, world) -> None:
     elif kind == "flush":
         caches = [world.components[n].node for n in fault["node"]]
         at(start, lambda: [c.flush() for c in caches if c.up])
+    elif kind == "pause":
+        nodes = [net.nodes[n] for n in world.resolve(fault["node"])]
+        at(start, lambda: [n.pause() for n in nodes])
+        at(end, lambda: [n.resume() for n in nodes])
+    elif kind == "failures":
+        for name in world.resolve(fault["node"]):
+            Flapping(world, fault, net.nodes[name]).schedule()
+
+
+class Flapping:
+    """One node failing and recovering at random while a ``failures`` fault lasts.
+
+    Times to failure and to repair are exponential (means ``mttf``, ``mttr``),
+    drawn from the node's own stream for this fault.  The node starts in its
+    stationary state (down with probability mttr / (mttf + mttr)), so it is up
+    a fraction mttf / (mttf + mttr) of the time from the very start; at the
+    fault's end it is brought back up.
+    """
+
+    def __init__(self, world, fault: dict, node) -> None:
+        self.sim, self.node = world.sim, node
+        self.start, self.end = fault["start"], fault["end"]
+        self.mttf, self.mttr = fault["mttf"], fault["mttr"]
+        self.stream = world.sim.streams[f"fault:{fault['name']}:{node.name}"]
+        self.down = False
+
+    def schedule(self) -> None:
+        self.sim.after(self.start - self.sim.env.now, self._begin)
+
+    def _begin(self, _) -> None:
+        if self.stream.uniform() < self.mttr / (self.mttf + self.mttr):
+            self._fail(None)
+        else:
+            self._next(self.mttf, self._fail)
+
+    def _next(self, mean: float, action) -> None:
+        gap = mean * self.stream.exponential()
+        now = self.sim.env.now
+        if now + gap < self.end:
+            self.sim.after(gap, action)
+        else:
+            self.sim.after(self.end - now, self._heal)
+
+    def _fail(self, _) -> None:
+        self.down = True
+        self.node.hold(CRASHED)
+        self._next(self.mttr, self._repair)
+
+    def _repair(self, _) -> None:
+        self.down = False
+        self.node.release()
+        self._next(self.mttf, self._fail)
+
+    def _heal(self, _) -> None:
+        if self.down:
+            self.down = False
+            self.node.release()

@@ -151,4 +151,6 @@ def load(folder: str | Path) -> History:
             folder / f"{table}.csv", dtype=dtypes, keep_default_na=False, na_values=[]
         )
     meta = json.loads((folder / "history.json").read_text())
+    if not isinstance(meta, dict):
+        raise ValueError("history.json must hold a mapping")
     return History(meta=meta, **frames)

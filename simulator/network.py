@@ -80,6 +80,8 @@ class Node:
         self.state = UP
         self.epoch = 0  # bumped at every stop or crash; stale callbacks check it
         self.holds = 0  # faults currently keeping the node down
+        self.pauses = 0  # pause faults under way
+        self.paused: list = []  # messages that arrived while paused
         #: method -> processing-time distribution: the message is handled that
         #: long after it arrives (folded into its delivery, no extra event)
         self.processing: dict = {}
@@ -114,6 +116,17 @@ class Node:
             self.stop(how)
         elif how == CRASHED and self.state == STOPPED:
             self.state = CRASHED
+
+    def pause(self) -> None:
+        """Stop processing (a GC pause): what arrives waits until :meth:`resume`."""
+        self.pauses += 1
+
+    def resume(self) -> None:
+        self.pauses -= 1
+        if self.pauses == 0:
+            waiting, self.paused = self.paused, []
+            for message in waiting:
+                self.network._deliver(message)
 
     def release(self) -> None:
         self.holds -= 1
@@ -210,20 +223,22 @@ class Network:
         work = node.processing.get(method) if node.processing else None
         for _ in range(copies):
             delay = link.latency.sample(stream)
-            if link.fifo:
+            if work is not None:
+                delay += work.sample(node.stream)
+            if link.fifo:  # in order of sending, processing included
                 now = self.sim.env.now
                 arrival = max(now + delay, link.last_delivery)
                 link.last_delivery = arrival
                 delay = arrival - now
-            if work is not None:
-                delay += work.sample(node.stream)
             self._schedule(Message(src, dst, method, args, call, node, [self._deliver_bound]),
                            NORMAL, delay)
 
     def _deliver(self, message: Message) -> None:
         node = message.node
         state = node.state
-        if state == UP:
+        if node.pauses and state == UP:
+            node.paused.append(message)
+        elif state == UP:
             handler = node._handlers.get(message.method)
             if handler is None:
                 handler = node._handlers[message.method] = getattr(node, "on_" + message.method)

@@ -15,6 +15,7 @@ import tempfile
 from pathlib import Path
 
 from . import history as history_io, report
+from .errors import SedimentError
 from .scenario.yamlfile import dump_yaml
 
 RESULTS_ROOT = Path("results")
@@ -25,9 +26,17 @@ def default_folder(meta: dict) -> Path:
 
 
 def write(result, folder) -> Path:
-    """Write every output file of ``result`` into ``folder``; return the folder."""
+    """Write every output file of ``result`` into ``folder``; return the folder.
+
+    An existing ``folder`` is replaced only when it is empty or an earlier
+    results folder: anything else is refused, never deleted.
+    """
     folder = Path(folder)
-    folder.parent.mkdir(parents=True, exist_ok=True)
+    check_replaceable(folder)
+    try:
+        folder.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise SedimentError(f"{folder}: cannot create the results folder ({error})") from None
     tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.tmp-", dir=folder.parent))
     try:
         _write_all(result, tmp)
@@ -42,6 +51,19 @@ def write(result, folder) -> Path:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return folder
+
+
+def check_replaceable(folder: Path) -> None:
+    """Raise :class:`SedimentError` unless ``folder`` may be written or replaced."""
+    if folder.resolve() == Path.cwd().resolve() or folder.name in ("", ".", ".."):
+        raise SedimentError(f"{folder}: give a results folder of its own, not the current "
+                            "or a parent folder")
+    if folder.exists():
+        if not folder.is_dir():
+            raise SedimentError(f"{folder}: exists and is not a folder")
+        if any(folder.iterdir()) and not (folder / "history.json").exists():
+            raise SedimentError(f"{folder}: exists, is not empty and is not a results "
+                                "folder; refusing to replace it (choose another --out)")
 
 
 def _write_all(result, folder: Path) -> None:

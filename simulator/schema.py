@@ -108,6 +108,11 @@ def integer(minimum: int | None = None, maximum: int | None = None) -> Validator
 def number(minimum: float | None = None, maximum: float | None = None,
            above: float | None = None) -> Validator:
     def check(value, path, ctx):
+        if isinstance(value, str):  # YAML 1.1 reads 1e3 (no dot) as a string
+            try:
+                value = float(value)
+            except ValueError:
+                ctx.fail(path, f"expected a number, got {_describe(value)}")
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             ctx.fail(path, f"expected a number, got {_describe(value)}")
         value = float(value)
@@ -278,10 +283,10 @@ _DIST_VARIANTS: dict[str, Validator] = {
     "normal": record({"mean": Field(duration()), "stddev": Field(duration())},
                      what="a normal distribution"),
     "lognormal": record({"median": Field(duration(positive=True)),
-                         "sigma": Field(number(minimum=0.0))},
+                         "sigma": Field(number(minimum=0.0, maximum=10.0))},
                         what="a lognormal distribution"),
     "pareto": record({"scale": Field(duration(positive=True), doc="the minimum value"),
-                      "shape": Field(number(above=0.0), doc="the tail index alpha")},
+                      "shape": Field(number(minimum=0.1), doc="the tail index alpha")},
                      what="a Pareto distribution"),
     "empirical": record({"percentiles": Field(_raw_mapping, doc="percentile: duration")},
                         what="an empirical distribution", check=_check_empirical),

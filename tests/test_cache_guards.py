@@ -148,3 +148,12 @@ def test_guards_keep_stale_fills_from_staying(race_runs, guard):
     # degraded answer of 100 ms, plus milliseconds).
     assert _longest_window_from_a_fill(race_runs[guard]) < 0.3
     assert race_runs[guard].summary["reads"]["stale"] < race_runs["none"].summary["reads"]["stale"]
+
+
+def test_a_flush_kills_every_lease_handed_out_before_it():
+    world = cache_world(guard="lease")
+    drive = Driver(world)
+    lease = drive(("get", 7))[-1].value.lease
+    world.network.nodes["cache"].flush()
+    drive(("fill", (7, 3, lease)))
+    assert drive.replies[-1].status == "fail" and drive.held.peek(7) is None

@@ -56,13 +56,14 @@ def test_quiet_prints_nothing_and_json_prints_the_summary(tmp_path):
     assert json.loads(result.output)["ops"]["total"] > 0
 
 
-def test_an_existing_results_folder_is_replaced_whole(tmp_path):
+def test_an_earlier_results_folder_is_replaced_whole(tmp_path):
     out = tmp_path / "r"
-    out.mkdir()
-    (out / "stale-file.txt").write_text("from an older run")
     assert invoke(ROOT / "scenarios/partition.yaml", "--out", out, "-q", *SMALL).exit_code == 0
+    (out / "stale-file.txt").write_text("left over from an older run")
+    assert invoke(ROOT / "scenarios/partition.yaml", "--out", out, "-q", "--seed", 9,
+                  *SMALL).exit_code == 0
     assert not (out / "stale-file.txt").exists()
-    assert (out / "summary.json").exists()
+    assert json.loads((out / "summary.json").read_text())["seed"] == 9
 
 
 def test_check_validates_without_running(tmp_path):
@@ -146,3 +147,25 @@ def test_progress_bar_only_on_a_terminal_after_a_second(monkeypatch):
     shown(5.0)                                  # t=2.0: the bar appears at half way
     assert shown.bar is not None and shown.done == 500
     shown.close()
+
+
+def test_out_never_replaces_a_folder_that_is_not_a_results_folder(tmp_path):
+    precious = tmp_path / "precious"
+    precious.mkdir()
+    (precious / "thesis.tex").write_text("years of work")
+    result = CliRunner().invoke(main, [str(ROOT / "scenarios/partition.yaml"), "--out",
+                                       str(precious), "-q", *SMALL])
+    assert result.exit_code == 2 and "refusing to replace" in result.output
+    assert (precious / "thesis.tex").read_text() == "years of work"
+    result = CliRunner().invoke(main, [str(ROOT / "scenarios/partition.yaml"), "--out", ".",
+                                       "-q", *SMALL])
+    assert result.exit_code == 2 and "of its own" in result.output
+
+
+def test_report_on_a_damaged_folder_is_an_error_not_a_traceback(tmp_path):
+    out = tmp_path / "r"
+    assert invoke(ROOT / "scenarios/partition.yaml", "--out", out, "-q", *SMALL).exit_code == 0
+    (out / "history.json").write_text("[1, 2]")
+    for command in (["report", str(out)], ["export", str(out)]):
+        result = CliRunner().invoke(main, command)
+        assert result.exit_code == 2 and "not a results folder" in result.output

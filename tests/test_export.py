@@ -69,3 +69,18 @@ def test_empty_history_exports_nothing():
     empty_history = History(ops=empty("ops"), truth=empty("truth"), copies=empty("copies"),
                             copy_info=empty("copy_info"), faults=empty("faults"))
     assert to_edn(empty_history) == "" and to_jsonl(empty_history) == ""
+
+
+def test_a_process_never_has_two_operations_outstanding_in_the_export():
+    import simulator
+    data = {"duration": "1s", "network": {"latency": 0},
+            "components": {"db": {"kind": "database", "disk_write": 0, "read_time": 0}},
+            "workload": {"target": "db", "arrivals": "closed", "clients": 2, "think": 0,
+                         "read_fraction": 0.5}}
+    history = simulator.run(data, seed=1).history
+    table = events(history)
+    assert len(table) > 100
+    for _, mine in table.groupby("process"):
+        kinds = list(mine["type"])
+        assert kinds[0::2] == ["invoke"] * len(kinds[0::2])
+        assert "invoke" not in kinds[1::2]

@@ -398,3 +398,98 @@ def test_degrade_of_every_link_adds_its_latency_once_per_message():
     assert len(during) > 5
     # Four messages (client->api->db->api->client), each delayed by `extra` once.
     assert np.allclose(latencies(during), 4 * L + 4 * extra)
+
+
+def test_random_failures_flap_only_while_the_fault_lasts_and_heal_at_its_end():
+    faults = [{"kind": "failures", "node": "db", "mttf": "200ms", "mttr": "100ms",
+               "start": 1.0, "end": 4.0}]
+    world = world_of(scenario(faults, db={"replicas": 2}, duration="6s"))
+    states, nodes = [], [world.network.nodes[n] for n in ("db-primary", "db-replica-1",
+                                                         "db-replica-2")]
+    for i in range(600):
+        world.sim.after(i * 0.01, lambda _, t=i * 0.01: states.append(
+            (t, tuple(n.state for n in nodes))))
+    world.run()
+    before = [s for t, s in states if t < 1.0]
+    during = [s for t, s in states if 1.0 <= t < 4.0]
+    after = [s for t, s in states if t > 4.0]  # at 4.0 itself the heal may come next
+    assert all(s == (UP,) * 3 for s in before + after)
+    down = [node_state != UP for s in during for node_state in s]
+    # Each node is down about mttr / (mttf + mttr) = 1/3 of the time (loosely: 3 s of flapping).
+    assert 0.1 < sum(down) / len(down) < 0.6
+    # Each node flaps on its own stream: their down times differ.
+    assert len({tuple(s[i] for s in during) for i in range(3)}) == 3
+
+
+def test_a_paused_node_handles_what_arrived_when_it_resumes():
+    faults = [{"kind": "pause", "node": "db", "start": 1.0, "duration": 0.5}]
+    h = simulator.run(scenario(faults, workload={"rate": 100, "read_fraction": 1.0},
+                               duration="3s"), seed=1).history
+    ops = h.ops[h.ops["status"] == "ok"]
+    held = ops[(ops["invoke_s"] > 1.0) & (ops["invoke_s"] < 1.49)]
+    assert len(held) > 10
+    # Reads sent during the pause are all answered just after it, in one burst.
+    assert (held["complete_s"] >= 1.5).all() and (held["complete_s"] < 1.5 + 0.01).all()
+    outside = ops[(ops["invoke_s"] < 0.9) | (ops["invoke_s"] > 1.6)]
+    assert (outside["complete_s"] - outside["invoke_s"]).max() < 0.01
+
+
+# --- named partition shapes (Jepsen's grudges) -----------------------------------------------
+
+FIVE = ["n1", "n2", "n3", "n4", "n5"]
+
+
+def _heard(grudge, node, nodes):
+    return set(nodes) - grudge[node]
+
+
+def test_halves_cut_the_node_list_in_two():
+    from simulator.faults import shape_grudge
+    grudge = shape_grudge("halves", FIVE, None)
+    assert grudge["n1"] == {"n3", "n4", "n5"} and grudge["n5"] == {"n1", "n2"}
+
+
+def test_bridge_keeps_one_node_talking_to_both_halves():
+    from simulator.faults import shape_grudge
+    grudge = shape_grudge("bridge", FIVE, None)
+    assert grudge["n3"] == set()
+    assert grudge["n1"] == {"n4", "n5"} and grudge["n4"] == {"n1", "n2"}
+
+
+@pytest.mark.parametrize("n", [3, 4, 5, 7])
+def test_majorities_ring_gives_every_node_a_different_majority(n):
+    from simulator.faults import shape_grudge
+    from simulator.streams import Stream
+    nodes = [f"n{i}" for i in range(n)]
+    grudge = shape_grudge("majorities-ring", nodes, Stream(1, "ring"))
+    heard = [frozenset(_heard(grudge, a, nodes)) for a in nodes]
+    assert all(len(h) == n // 2 + 1 and a in h for a, h in zip(nodes, heard))
+    assert len(set(heard)) == n
+
+
+def test_random_shapes_follow_the_stream():
+    from simulator.faults import shape_grudge
+    from simulator.streams import Stream
+    six = [f"n{i}" for i in range(6)]
+    third = shape_grudge("minority-third", six, Stream(1, "x"))
+    cut = [a for a in six if len(third[a]) == 4]
+    assert len(cut) == 2  # a third of six, cut off from the other four
+    one = shape_grudge("random-node", six, Stream(1, "x"))
+    assert sorted(len(v) for v in one.values()) == [1] * 5 + [5]
+    halves = [shape_grudge("random-halves", six, Stream(seed, "x")) for seed in range(8)]
+    assert all(sorted(len(v) for v in h.values()) == [3] * 6 for h in halves)
+    assert len({frozenset(h["n0"]) for h in halves}) > 1  # a different split per seed
+    assert shape_grudge("random-halves", six, Stream(3, "x")) == \
+        shape_grudge("random-halves", six, Stream(3, "x"))
+
+
+def test_a_shape_partition_runs_and_heals():
+    faults = [{"kind": "partition", "shape": "majorities-ring", "among": "db",
+               "start": 0.5, "duration": 1.0}]
+    world = world_of(scenario(faults, db={"replicas": 4}, duration="2s"))
+    seen = {}
+    world.sim.after(1.0, lambda _: seen.update(during=len(world.network.blocked)))
+    world.run()
+    assert seen["during"] == 5 * 2  # each of 5 db nodes deaf to 2 others
+    assert not world.network.blocked
+    assert "majorities-ring of db" in world.sim.record.faults[0]["targets"]

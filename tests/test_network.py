@@ -282,3 +282,14 @@ def test_scenario_link_rules_apply_one_way_and_a_lost_reply_leaves_a_write_unkno
     assert set(ops["error"]) == {"database-timeout"}
     # Every "unknown" write did take effect: the truth has one commit per write.
     assert sorted(truth["writer"]) == sorted(writes["index"])
+
+
+def test_fifo_holds_with_random_processing_time_at_the_receiver():
+    from simulator.distributions import Exponential
+    sim, net, p = make_net(latency=Constant(0.001), fifo=True)
+    p["b"].processing = {"ping": Exponential(0.001)}
+    p["b"].stream = sim.streams["node:b"]
+    for i in range(200):
+        net.send("a", "b", "ping", i)
+    sim.run(1.0)
+    assert [payload for _, payload in p["b"].got] == list(range(200))

@@ -178,3 +178,30 @@ def test_every_bundled_scenario_is_valid():
     for path in paths:
         scenario = load(path)
         assert scenario.description, f"{path.name} needs a one-line description"
+
+
+@pytest.mark.parametrize("override, words", [
+    ("name=..", "a scenario name starts with a letter"),
+    ("name=a/b", "a scenario name starts with a letter"),
+    ("network.latency={dist: lognormal, median: 1ms, sigma: 1000}", "at most 10"),
+    ("network.latency={dist: pareto, scale: 1ms, shape: 0.001}", "at least 0.1"),
+])
+def test_values_that_would_break_a_run_are_refused_up_front(tmp_path, override, words):
+    with pytest.raises(ScenarioError, match=words):
+        load(write(tmp_path, GOOD), [override])
+
+
+def test_numbers_written_without_a_dot_are_numbers(tmp_path):
+    # YAML 1.1 reads 1e3 as a string; a rate is a number either way.
+    assert load(write(tmp_path, GOOD), ["workload.rate=1e3"]).data["workload"]["rate"] == 1000.0
+
+
+def test_a_deploy_naming_a_service_twice_lasts_as_long_as_one_pass(tmp_path):
+    text = GOOD.replace("""  - kind: partition
+    groups: [[api-1, cache], [api-2, db]]
+    start: 2s
+    duration: 3s""", """  - kind: deploy
+    service: [api, api]
+    start: 1s
+    restart: 2s""")
+    assert load(write(tmp_path, text)).data["faults"][0]["end"] == pytest.approx(1 + 2 * 2)

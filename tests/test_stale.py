@@ -127,3 +127,19 @@ def test_matches_a_slow_reference_on_random_histories(seed):
     for name in ("index", "latest", "stale", "missed_versions", "phantom"):
         assert frame[name].tolist() == [row[name] for row in expected], name
     np.testing.assert_array_equal(frame["staleness_s"].to_numpy(), [row["staleness_s"] for row in expected])
+
+
+def test_reads_are_held_against_the_truth_of_the_copy_that_served_them():
+    from simulator.history import History
+    history = make_history(
+        ops=[("read", 0, 2.0, 2.1, "ok", 0, "b-replica")],
+        truth=[(0, 1, 1.0)],                     # written on source a, key 0
+        copy_info=[("b-replica", "v0")],
+        duration=3,
+    )
+    info = history.copy_info.assign(source="b-primary")
+    truth = history.truth.assign(source="a-primary")
+    both = History(ops=history.ops, truth=truth, copies=history.copies, copy_info=info,
+                   faults=history.faults, meta=dict(history.meta))
+    assert not stale_reads(both)["stale"].any()          # b's key 0 was never written
+    assert stale_reads(history)["stale"].all()            # one source: it missed version 1

@@ -85,3 +85,54 @@ def test_async_replica_with_exponential_delay_matches_lambda_over_lambda_plus_mu
     observed, error = stale_fraction(result, duration)
     assert error < 0.02
     assert abs(observed - expected) < 4.5 * error, (observed, expected, error)
+
+
+def test_semi_sync_write_availability_under_random_failures_matches_the_binomial():
+    # Primary and 3 replicas fail independently (exponential MTTF and MTTR), so
+    # each is up with probability p = MTTF / (MTTF + MTTR) at a random instant.
+    # A semi-sync write with k = 2 acks commits when the primary and at least 2
+    # of the 3 replicas are up: p * sum_{i>=2} C(3, i) p^i (1-p)^(3-i).  The
+    # client timeout is short next to the up and down times, so a write's
+    # outcome is the state at its start.
+    mttf, mttr, n, k, duration = 4.0, 1.0, 3, 2, 2000.0
+    p = mttf / (mttf + mttr)
+    scenario = {
+        "name": "availability", "duration": duration,
+        "network": {"latency": "100us"},
+        "components": {"db": {"kind": "database", "replicas": n, "replication": "semi-sync",
+                              "acks": k, "disk_write": 0, "read_time": 0,
+                              "replication_retry": "1h"}},
+        "workload": {"target": "db", "rate": 50, "read_fraction": 0.0, "keys": 1000,
+                     "timeout": "20ms"},
+        "faults": [{"kind": "failures", "node": "db", "mttf": mttf, "mttr": mttr,
+                    "start": 0, "end": duration}],
+    }
+    ops = simulator.run(scenario, seed=5).history.ops
+    expected = p * sum(math.comb(n, i) * p ** i * (1 - p) ** (n - i) for i in range(k, n + 1))
+    observed, error = batch_mean_and_error(ops["invoke_s"].to_numpy(),
+                                           (ops["status"] == "ok").to_numpy(), duration)
+    assert error < 0.02
+    assert abs(observed - expected) < 4.5 * error, (observed, expected, error)
+
+
+def test_a_service_with_c_workers_waits_as_erlang_c_predicts():
+    # M/M/c: Poisson arrivals at rate lam, exponential service at rate mu per
+    # worker, c workers, FIFO queue.  Erlang C gives the probability of
+    # waiting, C = (a^c / c!) / ((1 - rho) sum_{j<c} a^j / j! + a^c / c!) with
+    # a = lam / mu and rho = a / c, and the mean wait W_q = C / (c mu - lam).
+    # Every other latency is zero, so an operation's latency is wait + service.
+    lam, mu, c, duration = 300.0, 100.0, 4, 400.0
+    a, rho = lam / mu, lam / (c * mu)
+    top = a ** c / math.factorial(c)
+    erlang_c = top / ((1 - rho) * sum(a ** j / math.factorial(j) for j in range(c)) + top)
+    expected = erlang_c / (c * mu - lam) + 1 / mu
+    scenario = zero_latency_scenario(duration, lam, 0.0001)
+    scenario["workload"].update({"rate": lam, "read_fraction": 1.0})
+    scenario["components"]["api"].update(
+        {"workers": c, "service_time": {"dist": "exponential", "mean": 1 / mu}})
+    ops = simulator.run(scenario, seed=6).history.ops
+    assert (ops["status"] == "ok").all()
+    latency = (ops["complete_s"] - ops["invoke_s"]).to_numpy()
+    observed, error = batch_mean_and_error(ops["invoke_s"].to_numpy(), latency, duration)
+    assert error < 0.1 * expected
+    assert abs(observed - expected) < 4.5 * error, (observed, expected, error)

@@ -207,3 +207,17 @@ def reference_windows(history):
 def test_matches_a_slow_reference_on_random_histories(seed):
     history = random_history(seed)
     assert rows(windows(history)) == reference_windows(history)
+
+
+def test_each_copy_is_held_against_its_own_source_of_truth():
+    import simulator
+    data = {"duration": "5s",
+            "components": {"db": {"kind": "database", "replicas": 1},
+                           "sessions": {"kind": "database", "replicas": 1},
+                           "api": {"kind": "service", "database": "db"}},
+            "workload": {"target": "api", "rate": 100, "read_fraction": 0.5, "keys": 5}}
+    result = simulator.run(data, seed=1)
+    # The sessions replica never saw a write of its own source: never behind.
+    assert not (result.windows["copy"] == "sessions-replica-1").any()
+    assert (result.windows["copy"] == "db-replica-1").any()
+    assert set(result.history.truth["source"]) == {"db-primary"}

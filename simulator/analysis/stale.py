@@ -9,6 +9,10 @@ committed for that key.  Version 0 is committed implicitly at time 0.
 Everything is vectorised: per-key look-ups are ``searchsorted`` calls on
 integer codes that put ``(key, commit time)`` or ``(key, version)`` in one
 sort order.
+
+A run can hold several sources of truth (two databases, say), each with its
+own key space: keys are *scoped* by their source (:func:`scoped_keys`), so a
+copy or a read is only ever held against the truth of its own source.
 """
 
 from __future__ import annotations
@@ -34,9 +38,38 @@ STALE_COLUMNS = [
 ]
 
 
+#: Scoped key = source code * KEY_SPACE + key (keys are below 2**32).
+KEY_SPACE = 1 << 32
+
+
+def source_codes(history: History) -> dict[str, int]:
+    """A code per source of truth named anywhere in the history (sorted by name)."""
+    names = set(history.truth["source"]) | set(history.copy_info["source"])
+    return {name: code for code, name in enumerate(sorted(names - {""}))}
+
+
+def sources_of(history: History, copies: np.ndarray) -> np.ndarray:
+    """The source code of each copy (or source node) in ``copies``.
+
+    A copy's source comes from ``copy_info``; a source of truth is its own;
+    anything else (an unknown copy, a cache no service uses) is held against
+    the first source.
+    """
+    codes = source_codes(history)
+    lookup = dict(codes)
+    for copy, source in zip(history.copy_info["copy"], history.copy_info["source"]):
+        if source in codes:
+            lookup[copy] = codes[source]
+    return pd.Series(copies, dtype=object).map(lookup).fillna(0).to_numpy(np.int64)
+
+
+def scoped_keys(keys: np.ndarray, sources: np.ndarray) -> np.ndarray:
+    return np.asarray(sources, dtype=np.int64) * KEY_SPACE + np.asarray(keys, dtype=np.int64)
+
+
 @dataclass(frozen=True)
 class Truth:
-    """The truth timeline sorted by key, then commit time (so also by version)."""
+    """The truth timeline sorted by scoped key, then commit time (so also by version)."""
 
     key: np.ndarray
     version: np.ndarray
@@ -45,7 +78,9 @@ class Truth:
     @classmethod
     def of(cls, history: History) -> "Truth":
         truth = history.truth
-        key = truth["key"].to_numpy(np.int64)
+        codes = source_codes(history)
+        source = truth["source"].map(codes).fillna(0).to_numpy(np.int64)
+        key = scoped_keys(truth["key"].to_numpy(np.int64), source)
         version = truth["version"].to_numpy(np.int64)
         commit_s = truth["commit_s"].to_numpy(np.float64)
         order = np.lexsort((version, commit_s, key))
@@ -108,7 +143,8 @@ def stale_reads(history: History) -> pd.DataFrame:
     stale) and ``phantom``.
     """
     reads = ok_reads(history)
-    keys = reads["key"].to_numpy(np.int64)
+    served_by = reads["served_by"].to_numpy(object)
+    keys = scoped_keys(reads["key"].to_numpy(np.int64), sources_of(history, served_by))
     invoke_s = reads["invoke_s"].to_numpy(np.float64)
     versions = reads["version"].to_numpy(np.int64)
 
@@ -130,10 +166,10 @@ def stale_reads(history: History) -> pd.DataFrame:
     return pd.DataFrame(
         {
             "index": reads["index"].to_numpy(np.int64),
-            "key": keys,
+            "key": reads["key"].to_numpy(np.int64),
             "invoke_s": invoke_s,
             "version": versions,
-            "served_by": reads["served_by"].to_numpy(object),
+            "served_by": served_by,
             "latest": latest.astype(np.int64),
             "stale": stale,
             "missed_versions": missed.astype(np.int64),

@@ -42,7 +42,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from simulator.analysis.stale import Truth, stale_reads
+from simulator.analysis.stale import Truth, scoped_keys, sources_of, stale_reads
 from simulator.history import History
 
 T_VISIBILITY_COLUMNS = ["t_s", "t_end_s", "reads", "consistent", "probability", "low", "high"]
@@ -95,7 +95,8 @@ def read_ages(history: History, stale: pd.DataFrame | None = None) -> pd.DataFra
     """
     if stale is None:
         stale = stale_reads(history)
-    keys = stale["key"].to_numpy(np.int64)
+    keys = scoped_keys(stale["key"].to_numpy(np.int64),
+                       sources_of(history, stale["served_by"].to_numpy(object)))
     invoke_s = stale["invoke_s"].to_numpy(np.float64)
     truth = Truth.of(history)
     age = np.full(len(stale), np.nan)

@@ -24,7 +24,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from simulator.analysis.stale import Truth
+from simulator.analysis.stale import KEY_SPACE, Truth, scoped_keys, sources_of
 from simulator.history import History
 
 WINDOW_COLUMNS = ["copy", "key", "kind", "start_s", "end_s", "duration_s", "open"]
@@ -118,14 +118,22 @@ def _settled_states(history: History, truth: Truth) -> tuple[_Pairs, np.ndarray,
     """
     names, initial = _copies_and_initial(history)
     changes = history.copies
-    change_key = changes["key"].to_numpy(np.int64)
+    change_source = sources_of(history, changes["copy"].to_numpy(object))
+    change_key = scoped_keys(changes["key"].to_numpy(np.int64), change_source)
     pairs = _Pairs(names, np.unique(np.concatenate([truth.key, change_key])))
     change_copy = pd.Categorical(changes["copy"].to_numpy(str), categories=names.astype(str)).codes
     change_pair = pairs.encode(change_copy.astype(np.int64), change_key)
 
     # Pairs to judge: every (copy, key) the copy changed, plus every written key for v0 copies.
+    # (each v0 copy against the keys its own source wrote)
     v0_copies = np.flatnonzero(initial == 0)
-    written = pairs.encode(v0_copies[:, None], np.unique(truth.key)[None, :]).ravel()
+    copy_source = sources_of(history, names)
+    written_keys = np.unique(truth.key)
+    written = np.concatenate([np.zeros(0, dtype=np.int64)] + [
+        pairs.encode(np.full(n, c, dtype=np.int64), keys)
+        for c in v0_copies
+        for keys in [written_keys[written_keys // KEY_SPACE == copy_source[c]]]
+        for n in [len(keys)]])
     judged = np.unique(np.concatenate([change_pair, written]))
     if len(judged) == 0:
         nothing = np.zeros(0, dtype=np.int64)
@@ -187,7 +195,7 @@ def windows(history: History) -> pd.DataFrame:
     result = pd.DataFrame(
         {
             "copy": pairs.names[pairs.copy_code(pair[opens])],
-            "key": pairs.key(pair[opens]).astype(np.int64),
+            "key": (pairs.key(pair[opens]) % KEY_SPACE).astype(np.int64),
             "kind": np.where(state[opens] == _BEHIND, "behind", "phantom").astype(object),
             "start_s": start_s,
             "end_s": end_s,

@@ -12,7 +12,7 @@ class Component:
 
     kind = ""
     schema: dict = {}
-    #: one line for ``simulate schema`` and the docs
+    #: one line describing the kind, for the docs
     summary = ""
 
     def __init__(self, name: str, config: dict, world) -> None:

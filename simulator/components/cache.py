@@ -44,6 +44,8 @@ class CacheNode(Node):
         #: per key, how many invalidations (delete, set) it has seen: a lease
         #: handed out on a miss is valid only while this has not moved
         self.invalidations: dict[int, int] = {}
+        #: bumped when the cache loses everything (flush, crash): every lease dies
+        self.lease_epoch = 0
 
     # Each operation takes op_time, folded into the message's delivery
     # (``Node.processing``): the handler runs when the work is done.
@@ -51,13 +53,14 @@ class CacheNode(Node):
         key = message.args
         version = self.entries.get(key)
         if version is None and self.cache.guard == "lease":
-            version = Miss(self.invalidations.get(key, 0))
+            version = Miss((self.lease_epoch, self.invalidations.get(key, 0)))
         self.network.reply(message, "ok", version)
 
     def on_fill(self, message) -> None:
         key, version, lease = message.args
         guard = self.cache.guard
-        if guard == "lease" and (lease is None or lease != self.invalidations.get(key, 0)):
+        if guard == "lease" and (
+                lease is None or lease != (self.lease_epoch, self.invalidations.get(key, 0))):
             self.network.reply(message, "fail", "lease-invalidated")
             return
         if guard == "version" and not self._newer(key, version):
@@ -88,11 +91,11 @@ class CacheNode(Node):
     def flush(self) -> None:
         """Empty the cache (a flush fault): every entry is lost, and every lease."""
         self.entries.lose_all("flush")
-        self.invalidations = {k: v + 1 for k, v in self.invalidations.items()}
+        self.lease_epoch += 1
 
     def on_stop(self, how: str) -> None:
         self.entries.lose_all()
-        self.invalidations = {k: v + 1 for k, v in self.invalidations.items()}
+        self.lease_epoch += 1
 
 
 class Miss:

@@ -45,7 +45,13 @@ SCHEMA = {
     "zipf_exponent": Field(number(minimum=0.0), 1.0, "exponent s of the Zipf law"),
     "timeout": Field(duration(positive=True), "1s", "a client gives up after this"),
 }
-workload = record(SCHEMA, what="the workload")
+def _check(config: dict, path: tuple, ctx) -> None:
+    if config["key_distribution"] == "zipf" and config["keys"] > 10_000_000:
+        ctx.fail(path + ("keys",), "a zipf workload takes at most 10,000,000 keys "
+                                   "(its table of probabilities is kept in memory)")
+
+
+workload = record(SCHEMA, what="the workload", check=_check)
 
 
 def _outcome(op: str, reply) -> tuple[str, str]:

@@ -54,7 +54,7 @@ def state_map(result) -> pd.DataFrame:
     stale = result.stale_reads
     windows = result.windows
     rows = []
-    sources = sorted(set(history.copy_info["source"]) | set(history.truth["source"]) - {""})
+    sources = sorted((set(history.copy_info["source"]) | set(history.truth["source"])) - {""})
     for source in sources:
         served = stale[stale["served_by"] == source]
         component = history.meta.get("sources", {}).get(source, "-")

@@ -50,7 +50,7 @@ class Scenario:
 
 def load(source, overrides: list[str] | tuple = (), *, seed: int | None = None,
          duration=None, **values) -> Scenario:
-    """Load and validate a scenario from a path, YAML text or a dict.
+    """Load and validate a scenario from a path to a YAML file, or a dict.
 
     ``overrides`` are ``PATH=VALUE`` strings as given to ``--set``; ``values``
     are the same as keyword arguments with ``__`` or ``.`` between the parts

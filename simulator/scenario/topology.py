@@ -35,7 +35,8 @@ FAULT = tagged("kind", {kind: record({**COMMON, **fields}, what=f"a {kind} fault
                         for kind, fields in FAULT_SCHEMAS.items()}, what="fault")
 
 SCENARIO = record({
-    "name": Field(string, "scenario", "short name, used for the results folder"),
+    "name": Field(lambda v, p, c: _scenario_name(v, p, c), "scenario",
+                  "short name, used for the results folder"),
     "description": Field(text, "", "one line shown by `simulate list`"),
     "seed": Field(integer(0, 2**63 - 1), 1, "default seed of the run"),
     "duration": Field(duration(positive=True), doc="how long clients send operations"),
@@ -46,6 +47,15 @@ SCENARIO = record({
 }, what="the scenario")
 
 _NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_.-]*$")
+
+
+def _scenario_name(value, path, ctx):
+    value = string(value, path, ctx)
+    if not _NAME.match(value) or len(value) > 100:
+        ctx.fail(path, f"a scenario name starts with a letter and uses letters, digits, '-', "
+                       f"'_' or '.' (at most 100 characters; it names the results folder); "
+                       f"got {value[:40]!r}")
+    return value
 
 
 def check_references(data: dict, ctx: Context) -> dict[str, list[str]]:
@@ -115,7 +125,7 @@ def check_references(data: dict, ctx: Context) -> dict[str, list[str]]:
         _check_fault_targets(fault, path, ctx, check_names, of_kind, components, owner)
         start, length, end = fault["start"], fault["duration"], fault["end"]
         if kind == "deploy":
-            instances = sum(len(nodes[s]) if s in nodes else 1 for s in fault["service"])
+            instances = len({n for s in fault["service"] for n in nodes.get(s, [s])})
             length = deploy_length(fault, instances)
             if (fault["duration"] not in (None, length)
                     or end not in (None, start + length)):
@@ -150,11 +160,13 @@ def check_references(data: dict, ctx: Context) -> dict[str, list[str]]:
 def _check_fault_targets(fault, path, ctx, check_names, of_kind, components, owner):
     kind = fault["kind"]
     if kind == "partition":
-        given = [k for k in ("groups", "isolate", "one_way") if fault[k] is not None]
+        given = [k for k in ("groups", "isolate", "one_way", "shape") if fault[k] is not None]
         if len(given) != 1:
-            ctx.fail(path, "a partition needs exactly one of 'groups', 'isolate' or 'one_way'"
-                     + (f"; got {', '.join(given)}" if given else ""))
-        if fault["groups"] is not None:
+            ctx.fail(path, "a partition needs exactly one of 'groups', 'isolate', 'one_way' "
+                           "or 'shape'" + (f"; got {', '.join(given)}" if given else ""))
+        if fault["shape"] is not None:
+            check_names(path + ("among",), fault["among"])
+        elif fault["groups"] is not None:
             for j, group in enumerate(fault["groups"]):
                 check_names(path + ("groups", j), group)
         elif fault["isolate"] is not None:
@@ -175,7 +187,7 @@ def _check_fault_targets(fault, path, ctx, check_names, of_kind, components, own
     elif kind == "flush":
         for j, name in enumerate(fault["node"]):
             of_kind(path + ("node", j), name, "cache")
-    elif kind == "crash":
+    elif kind in ("crash", "failures", "pause"):
         check_names(path + ("node",), fault["node"])
         if "*" in fault["node"] or CLIENT in fault["node"]:
-            ctx.fail(path + ("node",), "crash names nodes or components, not '*' or 'client'")
+            ctx.fail(path + ("node",), f"{kind} names nodes or components, not '*' or 'client'")
