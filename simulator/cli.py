@@ -81,6 +81,7 @@ def main():
     simulate scenarios/partition.yaml     run a scenario (same as `simulate run ...`)
     simulate check SCENARIO               validate a scenario without running it
     simulate list                         the bundled scenarios
+    simulate schema [SECTION]             every scenario key, its default and meaning
     simulate report RESULTS_DIR           re-analyse a saved run
     simulate export RESULTS_DIR           the client history for Jepsen's checkers
     """
@@ -145,6 +146,14 @@ def check(scenario, overrides, resolved):
             click.echo(f"{path}: ok ({len(loaded.data['components'])} components, {nodes} "
                        f"nodes, {len(loaded.data['faults'])} faults, "
                        f"{loaded.duration:g}s)")
+
+
+@main.command()
+@click.argument("section", required=False)
+def schema(section):
+    """Every scenario key with its type, default and meaning (SECTION filters, e.g. cache)."""
+    from .scenario.reference import markdown
+    click.echo(markdown(section))
 
 
 @main.command(name="list")

@@ -71,12 +71,26 @@ def _describe(value) -> str:
     return repr(value)
 
 
+def kind_of(validator) -> str:
+    """A short human name for what a validator accepts (for the reference)."""
+    return getattr(validator, "kind", "value")
+
+
+def _named(kind: str):
+    def mark(function):
+        function.kind = kind
+        return function
+    return mark
+
+
+@_named("text")
 def string(value, path, ctx):
     if not isinstance(value, str) or not value:
         ctx.fail(path, f"expected a non-empty string, got {_describe(value)}")
     return value
 
 
+@_named("text")
 def text(value, path, ctx):
     if value is None:
         return ""
@@ -85,6 +99,7 @@ def text(value, path, ctx):
     return value
 
 
+@_named("true or false")
 def boolean(value, path, ctx):
     if not isinstance(value, bool):
         ctx.fail(path, f"expected true or false, got {_describe(value)}")
@@ -102,7 +117,19 @@ def integer(minimum: int | None = None, maximum: int | None = None) -> Validator
         if maximum is not None and value > maximum:
             ctx.fail(path, f"must be at most {maximum}, got {value}")
         return value
+    check.kind = "whole number" + _bounds(minimum, maximum)
     return check
+
+
+def _bounds(minimum=None, maximum=None, above=None) -> str:
+    parts = []
+    if above is not None:
+        parts.append(f"> {above:g}")
+    if minimum is not None:
+        parts.append(f">= {minimum:g}")
+    if maximum is not None:
+        parts.append(f"<= {maximum:g}")
+    return f" ({', '.join(parts)})" if parts else ""
 
 
 def number(minimum: float | None = None, maximum: float | None = None,
@@ -125,10 +152,12 @@ def number(minimum: float | None = None, maximum: float | None = None,
         if above is not None and value <= above:
             ctx.fail(path, f"must be greater than {above:g}, got {value:g}")
         return value
+    check.kind = "number" + _bounds(minimum, maximum, above)
     return check
 
 
 probability = number(0.0, 1.0)
+probability.kind = "probability (0 to 1)"
 
 
 def duration(positive: bool = False) -> Validator:
@@ -137,6 +166,7 @@ def duration(positive: bool = False) -> Validator:
             return parse_duration(value, allow_zero=not positive)
         except ValueError as exc:
             ctx.fail(path, str(exc))
+    check.kind = "duration" + (" (> 0)" if positive else "")
     return check
 
 
@@ -146,6 +176,7 @@ def choice(*options: str) -> Validator:
             ctx.fail(path, f"expected one of {', '.join(map(repr, options))}, "
                            f"got {_describe(value)}{_suggest(value, options)}")
         return value
+    check.kind = " | ".join(options)
     return check
 
 
@@ -156,9 +187,12 @@ def list_of(item: Validator, min_length: int = 0) -> Validator:
         if len(value) < min_length:
             ctx.fail(path, f"expected at least {min_length} item(s), got {len(value)}")
         return [item(v, path + (i,), ctx) for i, v in enumerate(value)]
+    check.kind = f"list of {kind_of(item)}"
+    check.item = item
     return check
 
 
+@_named("name or list of names")
 def names(value, path, ctx):
     """One name or a list of names (of nodes or components)."""
     if isinstance(value, str):
@@ -178,6 +212,8 @@ def mapping_of(item: Validator) -> Validator:
                 ctx.fail(path + (key,), f"expected a name as key, got {_describe(key)}")
             result[key] = item(v, path + (key,), ctx)
         return result
+    check.kind = f"mapping of name to {kind_of(item)}"
+    check.item = item
     return check
 
 
@@ -218,6 +254,8 @@ def record(fields: dict[str, Field], *, what: str = "this section",
             check(result, path, ctx)
         return result
     validate.fields = fields
+    validate.kind = "mapping"
+    validate.what = what
     return validate
 
 
@@ -236,6 +274,8 @@ def tagged(tag: str, variants: dict[str, Validator], *, what: str) -> Validator:
         rest = {k: v for k, v in value.items() if k != tag}
         return {tag: kind, **variants[kind](rest, path, ctx)}
     validate.variants = variants
+    validate.tag = tag
+    validate.kind = f"mapping with {tag}: {' | '.join(variants)}"
     return validate
 
 
@@ -293,6 +333,7 @@ _DIST_VARIANTS: dict[str, Validator] = {
 }
 
 
+@_named("distribution")
 def distribution(value, path, ctx):
     """A latency distribution: a bare duration (constant) or ``{dist: ..., ...}``."""
     if not isinstance(value, dict):

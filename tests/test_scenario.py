@@ -205,3 +205,22 @@ def test_a_deploy_naming_a_service_twice_lasts_as_long_as_one_pass(tmp_path):
     start: 1s
     restart: 2s""")
     assert load(write(tmp_path, text)).data["faults"][0]["end"] == pytest.approx(1 + 2 * 2)
+
+
+def test_the_scenario_reference_in_docs_is_up_to_date():
+    from simulator.scenario.reference import markdown
+    committed = (Path(__file__).resolve().parent.parent / "docs" / "scenario-reference.md")
+    assert committed.read_text() == markdown(None) + "\n", \
+        "regenerate it: simulate schema > docs/scenario-reference.md"
+
+
+def test_the_reference_lists_every_component_and_fault_kind():
+    from simulator.components import KINDS
+    from simulator.faults import SCHEMAS
+    from simulator.scenario.reference import markdown
+    text = markdown(None)
+    for kind in KINDS:
+        assert f"## components: kind {kind}" in text
+    for kind in SCHEMAS:
+        assert f"## faults[]: kind {kind}" in text
+    assert "| `ttl` | duration | 30s |" in markdown("cache")

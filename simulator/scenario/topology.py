@@ -10,6 +10,22 @@ from ..faults import COMMON, INSTANT, SCHEMAS as FAULT_SCHEMAS, deploy_length
 from ..schema import Context, Field, boolean, distribution, duration, integer, list_of, \
     mapping_of, names, probability, record, string, tagged, text
 
+_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_.-]*$")
+
+
+def _scenario_name(value, path, ctx):
+    """A name that can safely become a folder name."""
+    value = string(value, path, ctx)
+    if not _NAME.match(value) or len(value) > 100:
+        ctx.fail(path, f"a scenario name starts with a letter and uses letters, digits, '-', "
+                       f"'_' or '.' (at most 100 characters; it names the results folder); "
+                       f"got {value[:40]!r}")
+    return value
+
+
+_scenario_name.kind = "name (a letter, then letters, digits, - _ .)"
+
+
 LINK = {
     "latency": Field(distribution, "500us", "one-way latency of a message"),
     "loss": Field(probability, 0.0, "probability that a message is lost"),
@@ -35,8 +51,8 @@ FAULT = tagged("kind", {kind: record({**COMMON, **fields}, what=f"a {kind} fault
                         for kind, fields in FAULT_SCHEMAS.items()}, what="fault")
 
 SCENARIO = record({
-    "name": Field(lambda v, p, c: _scenario_name(v, p, c), "scenario",
-                  "short name, used for the results folder"),
+    "name": Field(_scenario_name, "scenario",
+                  "short name, used for the results folder (a file's default: its name)"),
     "description": Field(text, "", "one line shown by `simulate list`"),
     "seed": Field(integer(0, 2**63 - 1), 1, "default seed of the run"),
     "duration": Field(duration(positive=True), doc="how long clients send operations"),
@@ -46,16 +62,6 @@ SCENARIO = record({
     "faults": Field(list_of(FAULT), [], "the fault timeline"),
 }, what="the scenario")
 
-_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_.-]*$")
-
-
-def _scenario_name(value, path, ctx):
-    value = string(value, path, ctx)
-    if not _NAME.match(value) or len(value) > 100:
-        ctx.fail(path, f"a scenario name starts with a letter and uses letters, digits, '-', "
-                       f"'_' or '.' (at most 100 characters; it names the results folder); "
-                       f"got {value[:40]!r}")
-    return value
 
 
 def check_references(data: dict, ctx: Context) -> dict[str, list[str]]:
