@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from . import __version__
-from .components import KINDS
+from .components import KINDS, STORES
 from .components.client import CLIENT, Clients
 from .distributions import build
 from .engine import Simulation
@@ -13,7 +13,7 @@ from .network import Network
 from .scenario import Scenario
 
 #: build order: what a component refers to is built before it
-_ORDER = {"database": 0, "cache": 1, "service": 2}
+_ORDER = {"database": 0, "quorum": 0, "cache": 1, "service": 2}
 
 
 class World:
@@ -83,7 +83,7 @@ class World:
                 "workload_s": self.scenario.duration, "version": __version__,
                 "description": self.scenario.description,
                 "sources": {c.truth: c.name for c in self.components.values()
-                            if c.kind == "database"},
+                            if c.kind in STORES},
                 "keys": self.scenario.data["workload"]["keys"]}
         return record.history(meta)
 

@@ -99,7 +99,7 @@ def test_report_reanalyses_a_saved_folder(tmp_path):
     (["run", "{scenario}", "--set", "workload.rate=-1"], "workload.rate"),
     (["{scenario}", "--set", "faults.0.start=500s"], "after the run ends"),
     (["{scenario}", "--duration", "-5s"], "cannot be negative"),
-    (["{scenario}", "--set", "components.api.database=nope"], "not a database component"),
+    (["{scenario}", "--set", "components.api.database=nope"], "not a database or quorum"),
 ])
 def test_bad_input_is_one_line_and_exit_status_2(args, words):
     scenario = str(ROOT / "scenarios/partition.yaml")

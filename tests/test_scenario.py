@@ -92,11 +92,11 @@ def test_file_name_line_and_path_are_in_the_message(tmp_path):
     (("duration: 3s", "duration: 30s"), ("faults", 0), 9, "after the run ends"),
     (("start: 2s", "start: 12s"), ("faults", 0, "start"), 11, "after the run ends"),
     (("target: api", "target: cache"), ("workload", "target"), 7,
-     "not a service or database component"),
+     "not a service, database or quorum component"),
     (("rate: 50", "rate: 50, read_fraction: 1.5"), ("workload", "read_fraction"), 7,
      "at most 1"),
     (("database: db,", "database: cache,"), ("components", "api", "database"), 6,
-     "not a database component"),
+     "not a database or quorum component"),
 ])
 def test_bad_values_are_reported_where_they_are(tmp_path, change, path, line, words):
     error = error_of(tmp_path, GOOD.replace(*change))

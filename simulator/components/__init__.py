@@ -2,8 +2,12 @@
 
 from .cache import Cache
 from .database import Database
+from .quorum import QuorumStore
 from .service import Service
 
-KINDS = {cls.kind: cls for cls in (Database, Cache, Service)}
+KINDS = {cls.kind: cls for cls in (Database, QuorumStore, Cache, Service)}
 
-__all__ = ["KINDS", "Cache", "Database", "Service"]
+#: kinds that are a source of truth: services read and write them
+STORES = ("database", "quorum")
+
+__all__ = ["KINDS", "STORES", "Cache", "Database", "QuorumStore", "Service"]

@@ -22,7 +22,8 @@ import bisect
 import numpy as np
 
 from ..distributions import build
-from ..network import Node
+from ..engine import Flow
+from ..network import Node, Reply
 from ..schema import Field, choice, distribution, duration, integer, number, \
     probability, record, string
 
@@ -73,7 +74,8 @@ class Clients(Node):
         self.config = config
         self.until = until
         self.service = world.components[config["target"]]
-        self.direct = self.service.kind == "database"  # clients of the database itself
+        # clients of a database or quorum store itself (they coordinate)
+        self.direct = self.service.kind in ("database", "quorum")
         self.timeout = config["timeout"]
         self.read_fraction = config["read_fraction"]
         self.stream = self.sim.streams["workload"]
@@ -124,10 +126,13 @@ class Clients(Node):
         index = self.count
         self.count += 1
         if self.direct:
-            target = self.service.truth if op == "write" else self.service.read_node()
-            pending = self.network.request(self.name, target, op,
-                                           (key, index) if op == "write" else key, self.timeout)
-            node = ""
+            store = self.service
+            flow = Flow(self.sim)
+            flow.start(self._direct(store.write(self.name, key, index, self.timeout)
+                                    if op == "write" else
+                                    store.read(self.name, key, self.timeout),
+                                    index, process, op, key, now))
+            return
         else:
             instance = self.service.pick()
             if instance is None:
@@ -137,6 +142,10 @@ class Clients(Node):
             pending = self.network.request(self.name, node, "request", (op, key, index),
                                            self.timeout)
         pending.then = lambda reply: self._answered(reply, index, process, op, key, now, node)
+
+    def _direct(self, call, index, process, op, key, invoked):
+        status, value = yield from call
+        self._answered(Reply(status, value), index, process, op, key, invoked, "")
 
     def _answered(self, reply, index, process, op, key, invoked, node) -> None:
         status, error = _outcome(op, reply)

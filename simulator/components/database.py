@@ -219,6 +219,16 @@ class Database(Component):
     def truth(self) -> str:
         return self.primary.name
 
+    def read(self, caller: str, key: int, timeout: float):
+        """Read ``key`` from where ``read_from`` says (a flow): ``(status, value)``."""
+        got = yield self.network.request(caller, self.read_node(), "read", key, timeout)
+        return got.status, got.value
+
+    def write(self, caller: str, key: int, writer: int, timeout: float):
+        """Write ``key`` at the primary (a flow): ``(status, value)``."""
+        got = yield self.network.request(caller, self.truth, "write", (key, writer), timeout)
+        return got.status, got.value
+
     def read_node(self) -> str:
         """Where the next read goes."""
         nodes = self._read_nodes

@@ -92,7 +92,7 @@ class Service(Component):
         "service_time": Field(distribution, "1ms", "CPU time of one request"),
         "balancer": Field(choice("round_robin", "random"), "round_robin",
                           "how requests are spread over the instances that are up"),
-        "database": Field(string, doc="the database component it reads and writes"),
+        "database": Field(string, doc="the database (or quorum store) it reads and writes"),
         "cache": Field(text, "", "the cache component it uses cache-aside (empty: none)"),
         "cache_timeout": Field(duration(positive=True), "50ms",
                                "give up on a cache call after this and go to the database"),
@@ -166,22 +166,21 @@ class Service(Component):
                     return "ok", (value, cache.name)
                 cache_answered = True
                 lease = None if value is None else value.lease
-        db_node = self.database.read_node()
-        got = yield net.request(instance.name, db_node, "read", key, self.database_timeout)
-        if got.status != "ok":
-            return "fail", "database-" + _cause(got)
+        status, value = yield from self.database.read(instance.name, key,
+                                                      self.database_timeout)
+        if status != "ok":
+            return "fail", "database-" + _cause(status, value)
         if cache_answered:
-            net.send(instance.name, cache.name, "fill", (key, got.value[0], lease))
-        return "ok", got.value
+            net.send(instance.name, cache.name, "fill", (key, value[0], lease))
+        return "ok", value
 
     def write(self, instance: Instance, key: int, writer: int = -1):
         net = self.network
-        primary = self.database.truth
-        got = yield net.request(instance.name, primary, "write", (key, writer),
-                                self.database_timeout)
-        if got.status != "ok":
-            definite = got.status in ("fail", "refused")
-            return ("fail" if definite else "info"), "database-" + _cause(got)
+        status, value = yield from self.database.write(instance.name, key, writer,
+                                                       self.database_timeout)
+        if status != "ok":
+            definite = status in ("fail", "refused")
+            return ("fail" if definite else "info"), "database-" + _cause(status, value)
         if instance.local is not None:
             instance.local.delete(key)
         cache = self.cache
@@ -189,10 +188,10 @@ class Service(Component):
             if cache.on_write == "delete":
                 yield net.request(instance.name, cache.name, "delete", key, self.cache_timeout)
             else:
-                yield net.request(instance.name, cache.name, "set", (key, got.value[0]),
+                yield net.request(instance.name, cache.name, "set", (key, value[0]),
                                   self.cache_timeout)
-        return "ok", got.value
+        return "ok", value
 
 
-def _cause(reply) -> str:
-    return reply.value if isinstance(reply.value, str) else reply.status
+def _cause(status: str, value) -> str:
+    return value if isinstance(value, str) else status

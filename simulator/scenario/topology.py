@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from ..components import KINDS
+from ..components import KINDS, STORES
 from ..components.client import CLIENT, workload
 from ..faults import COMMON, INSTANT, SCHEMAS as FAULT_SCHEMAS, deploy_length
 from ..schema import Context, Field, boolean, distribution, duration, integer, list_of, \
@@ -103,13 +103,19 @@ def check_references(data: dict, ctx: Context) -> dict[str, list[str]]:
 
     for name, config in components.items():
         if config["kind"] == "service":
-            of_kind(("components", name, "database"), config["database"], "database")
+            store = config["database"]
+            if components.get(store, {}).get("kind") not in STORES:
+                found = [n for n, c in components.items() if c["kind"] in STORES]
+                ctx.fail(("components", name, "database"),
+                         f"{store!r} is not a database or quorum component; the stores are: "
+                         f"{', '.join(found) or 'none'}")
             if config["cache"]:
                 of_kind(("components", name, "cache"), config["cache"], "cache")
     target = data["workload"]["target"]
-    if components.get(target, {}).get("kind") not in ("service", "database"):
-        found = [n for n, c in components.items() if c["kind"] in ("service", "database")]
-        ctx.fail(("workload", "target"), f"{target!r} is not a service or database component; "
+    if components.get(target, {}).get("kind") not in ("service", *STORES):
+        found = [n for n, c in components.items() if c["kind"] in ("service", *STORES)]
+        ctx.fail(("workload", "target"), f"{target!r} is not a service, database or quorum "
+                                         f"component; "
                                          f"clients can call: {', '.join(found) or 'nothing'}")
 
     for i, rule in enumerate(data["network"]["links"]):

@@ -1,0 +1,216 @@
+"""A leaderless quorum store (Dynamo, Cassandra, Riak style).
+
+N replicas hold each key.  A coordinator (the service instance or client
+that calls the store) sends a write to the replicas and calls it committed
+after the first ``write_quorum`` (W) acknowledgements; it sends a read to the
+replicas and answers, after the first ``read_quorum`` (R) responses, the
+newest version among them.  With ``fanout: all`` (the usual, "expanding")
+every replica gets every request; with ``fanout: quorum`` only W (or R)
+replicas chosen at random do, the non-expanding quorums of the PBS paper.
+
+Each of the four message legs of the WARS model (Bailis et al.,
+"Probabilistically Bounded Staleness for Practical Partial Quorums", VLDB
+2012) has its own latency distribution, per replica if wished: W (write to a
+replica), A (its ack back), R (read request), S (its response back).  They
+come on top of the network's link latency; set that to 0 to get the WARS
+model exactly.
+
+Versions come from one counter per key (as if clocks were perfect); a replica
+applies a version only if it is newer than what it holds (last writer wins
+by version).  A version is committed, for the truth, when W replicas have
+acknowledged it; a version acknowledged only after a newer one was committed
+is recorded at that newer one's commit time, since it was already superseded.
+``read_repair: true`` sends the newest version read to the replicas that
+answered an older one.
+"""
+
+from __future__ import annotations
+
+import bisect
+
+from ..distributions import build
+from ..engine import Waiting
+from ..network import Node, Reply
+from ..schema import Field, boolean, choice, distribution, integer, list_of, record
+from .base import Component
+
+LEGS = {
+    "w": Field(distribution, 0, "write request, coordinator to replica"),
+    "a": Field(distribution, 0, "write acknowledgement, replica to coordinator"),
+    "r": Field(distribution, 0, "read request, coordinator to replica"),
+    "s": Field(distribution, 0, "read response, replica to coordinator"),
+}
+
+
+class Gather(Waiting):
+    """Waits for ``needed`` ok replies among several pending requests.
+
+    Completes with the list of ok replies as soon as there are ``needed`` of
+    them, or with the statuses seen once every request has answered (a reply
+    or a timeout) without reaching it.
+    """
+
+    __slots__ = ("needed", "ok", "others", "outstanding", "finished")
+
+    def __init__(self, pendings: list, needed: int) -> None:
+        super().__init__()
+        self.needed, self.ok, self.others = needed, [], []
+        self.outstanding, self.finished = len(pendings), False
+        for pending in pendings:
+            pending.then = self._one
+
+    def _one(self, reply: Reply) -> None:
+        self.outstanding -= 1
+        (self.ok if reply.status == "ok" else self.others).append(reply)
+        if self.finished:
+            return
+        if len(self.ok) >= self.needed:
+            self.finished = True
+            self.then(("ok", list(self.ok)))
+        elif self.outstanding == 0:
+            self.finished = True
+            self.then(("short", [r.status for r in self.others]))
+
+
+class QuorumReplica(Node):
+    def __init__(self, name: str, store: "QuorumStore", legs: dict) -> None:
+        super().__init__(name, store.network)
+        self.store = store
+        self.stream = store.sim.streams[f"node:{name}"]
+        self.held: dict[int, int] = {}
+        self.legs = legs
+        # W and R legs: the request reaches the replica that much later
+        self.processing = {"put": legs["w"], "get": legs["r"]}
+
+    def on_put(self, message) -> None:
+        key, version = message.args
+        if version > self.held.get(key, 0):
+            self.held[key] = version
+            self.sim.record.copy_change(self.sim.env.now, self.name, key, version, "apply")
+        self._answer(self.legs["a"], message, (version, self.name))
+
+    def on_get(self, message) -> None:
+        self._answer(self.legs["s"], message, (self.held.get(message.args, 0), self.name))
+
+    def _answer(self, leg, message, value) -> None:
+        delay = leg.sample(self.stream)
+        if delay > 0:
+            self.sim.after(delay, lambda _: self.network.reply(message, "ok", value))
+        else:
+            self.network.reply(message, "ok", value)
+
+
+class QuorumStore(Component):
+    kind = "quorum"
+    summary = "a leaderless N-replica store with read and write quorums (WARS latencies)"
+    schema = {
+        "replicas": Field(integer(1, 64), 3, "N: replicas of every key"),
+        "write_quorum": Field(integer(1, 64), 2, "W: acknowledgements a write waits for"),
+        "read_quorum": Field(integer(1, 64), 2, "R: responses a read waits for"),
+        "fanout": Field(choice("all", "quorum"), "all",
+                        "all: every request goes to all N replicas; quorum: only to W (or "
+                        "R) random ones (non-expanding quorums)"),
+        "read_repair": Field(boolean, False, "send the newest version read to replicas "
+                                             "that answered an older one"),
+        "legs": Field(record(LEGS, what="the WARS legs"), {}, "latency of each leg, for "
+                                                               "every replica"),
+        "per_replica": Field(list_of(record({k: Field(f.validator, None, f.doc)
+                                             for k, f in LEGS.items()},
+                                            what="one replica's legs")), [],
+                             "overrides of `legs` for replicas 1, 2, ... in order"),
+    }
+
+    @staticmethod
+    def check(config: dict, path: tuple, ctx) -> None:
+        n = config["replicas"]
+        for key in ("write_quorum", "read_quorum"):
+            if config[key] > n:
+                ctx.fail(path + (key,), f"{key} is {config[key]} but there are only {n} "
+                                        f"replicas")
+        if len(config["per_replica"]) > n:
+            ctx.fail(path + ("per_replica",), f"{len(config['per_replica'])} entries for "
+                                              f"{n} replicas")
+
+    @staticmethod
+    def node_names(name: str, config: dict) -> list[str]:
+        return [f"{name}-{i + 1}" for i in range(config["replicas"])]
+
+    def __init__(self, name: str, config: dict, world) -> None:
+        super().__init__(name, config, world)
+        self.n, self.w, self.r = config["replicas"], config["write_quorum"], config["read_quorum"]
+        self.fanout_all = config["fanout"] == "all"
+        self.read_repair = config["read_repair"]
+        self.stream = self.sim.streams[f"component:{name}"]
+        base = {k: build(v) for k, v in config["legs"].items()}
+        self.replicas = []
+        for i, node in enumerate(self.node_names(name, config)):
+            legs = dict(base)
+            if i < len(config["per_replica"]):
+                legs.update({k: build(v) for k, v in config["per_replica"][i].items()
+                             if v is not None})
+            self.replicas.append(QuorumReplica(node, self, legs))
+        self.names = [r.name for r in self.replicas]
+        self.versions: dict[int, int] = {}   # key -> last version handed out
+        self.recorded: dict[int, list] = {}  # key -> [(version, commit time)] recorded
+
+    @property
+    def truth(self) -> str:
+        return self.name
+
+    def _targets(self, count: int) -> list[str]:
+        if self.fanout_all or count >= self.n:
+            return self.names
+        chosen = list(self.names)
+        for i in range(count):  # a partial Fisher-Yates: count distinct replicas
+            j = i + self.stream.below(self.n - i)
+            chosen[i], chosen[j] = chosen[j], chosen[i]
+        return chosen[:count]
+
+    def write(self, caller: str, key: int, writer: int, timeout: float):
+        """Coordinate a write (a flow): ``(status, value)`` like a reply."""
+        version = self.versions.get(key, 0) + 1
+        self.versions[key] = version
+        net = self.network
+        pendings = [net.request(caller, node, "put", (key, version), timeout)
+                    for node in self._targets(self.w)]
+        status, replies = yield Gather(pendings, self.w)
+        if status != "ok":
+            definite = all(s == "refused" for s in replies) and len(replies) == len(pendings)
+            return ("refused" if definite else "timeout"), "quorum-not-reached"
+        self._commit(key, version, writer)
+        return "ok", (version, self.name)
+
+    def _commit(self, key: int, version: int, writer: int) -> None:
+        now = self.sim.env.now
+        recorded = self.recorded.setdefault(key, [])
+        at = now
+        if recorded and recorded[-1][0] > version:
+            # Superseded before it was acknowledged: place it just before the
+            # first newer version the truth already has.
+            i = bisect.bisect_right(recorded, (version, float("inf")))
+            at = recorded[i][1]
+        bisect.insort(recorded, (version, at))
+        self.sim.record.commit(key, version, at, self.name, writer)
+
+    def read(self, caller: str, key: int, timeout: float):
+        """Coordinate a read (a flow): the newest version among R responses."""
+        net = self.network
+        targets = self._targets(self.r)
+        pendings = [net.request(caller, node, "get", key, timeout) for node in targets]
+        status, replies = yield Gather(pendings, self.r)
+        if status != "ok":
+            definite = all(s == "refused" for s in replies) and len(replies) == len(pendings)
+            return ("refused" if definite else "timeout"), "quorum-not-reached"
+        version, served_by = max(r.value for r in replies)
+        if self.read_repair:
+            for reply in replies:
+                if reply.value[0] < version:
+                    net.send(caller, reply.value[1], "put", (key, version))
+        return "ok", (version, served_by)
+
+    def copies(self) -> list[dict]:
+        how = "none" if not self.read_repair else "read repair"
+        return [{"copy": name, "component": self.name, "kind": "replica", "source": self.name,
+                 "initial": "v0",
+                 "learns_stale_by": f"quorum read (R={self.r}, W={self.w}, N={self.n}); "
+                                    f"repair: {how}"} for name in self.names]
