@@ -152,7 +152,10 @@ def check(scenario, overrides, resolved):
 @click.argument("section", required=False)
 def schema(section):
     """Every scenario key with its type, default and meaning (SECTION filters, e.g. cache)."""
-    from .scenario.reference import markdown
+    from .scenario.reference import markdown, sections
+    if section and not any(section in title for title in sections()):
+        _fail(SedimentError(f"no section of the reference matches {section!r}; sections: "
+                            f"{', '.join(sections())}"))
     click.echo(markdown(section))
 
 

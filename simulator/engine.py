@@ -90,12 +90,14 @@ class Flow:
     blocks run, and late replies are ignored.
     """
 
-    __slots__ = ("sim", "generator", "alive")
+    __slots__ = ("sim", "generator", "alive", "_after")
 
-    def __init__(self, sim: Simulation) -> None:
+    def __init__(self, sim: Simulation, node=None) -> None:
         self.sim = sim
         self.generator = None
         self.alive = False
+        # a flow run by a node sleeps on the node's clock, which a pause stops
+        self._after = node.after if node is not None else sim.after
 
     def start(self, generator) -> None:
         self.generator = generator
@@ -111,7 +113,7 @@ class Flow:
             self.alive = False
             return
         if isinstance(wait, (float, int)):
-            self.sim.after(wait, self.resume)
+            self._after(wait, self.resume)
         else:
             wait.then = self.resume
 

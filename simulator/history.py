@@ -85,10 +85,14 @@ def conform(table: str, frame: pd.DataFrame) -> pd.DataFrame:
             frame[name] = ""
     frame = frame[list(columns)]
     for name, dtype in columns.items():
+        column = frame[name]
         if dtype == "str":
-            frame[name] = frame[name].fillna("").astype(str).astype(object)
-        else:
-            frame[name] = frame[name].astype(dtype)
+            # A column already holding strings is kept: a million operations
+            # must not be converted string by string.
+            if column.dtype != object or column.isna().any():
+                frame[name] = column.fillna("").astype(str).astype(object)
+        elif column.dtype != dtype:
+            frame[name] = column.astype(dtype)
     return frame.reset_index(drop=True)
 
 

@@ -81,7 +81,9 @@ class Node:
         self.epoch = 0  # bumped at every stop or crash; stale callbacks check it
         self.holds = 0  # faults currently keeping the node down
         self.pauses = 0  # pause faults under way
-        self.paused: list = []  # messages that arrived while paused
+        #: what the node would have done while paused, in order: deliveries,
+        #: its own timers and sends, run when it resumes
+        self.paused: list = []
         #: method -> processing-time distribution: the message is handled that
         #: long after it arrives (folded into its delivery, no extra event)
         self.processing: dict = {}
@@ -95,10 +97,26 @@ class Node:
     def on_reply(self, message: Message) -> None:
         message.call.answer(message.args)
 
+    def after(self, delay: float, callback, value=None) -> None:
+        """Like ``Simulation.after`` for the node's own work: it waits out a pause."""
+        self.sim.after(delay, self._when_running, (callback, value))
+
+    def _when_running(self, item) -> None:
+        if self.pauses:
+            self.paused.append(item)
+        else:
+            item[0](item[1])
+
     def stop(self, how: str) -> None:
         """Stop the node's process (``stopped``: refuses) or the whole host (``crashed``)."""
         self.state = how
         self.epoch += 1
+        held, self.paused = self.paused, []
+        if how == STOPPED:  # requests it was holding are refused, as new ones would be
+            for callback, message in held:
+                if isinstance(message, Message) and message.call is not None \
+                        and message.method != "reply":
+                    self.network.send(self.name, message.src, "reply", REFUSED, message.call)
         self.on_stop(how)
 
     def start(self) -> None:
@@ -118,15 +136,15 @@ class Node:
             self.state = CRASHED
 
     def pause(self) -> None:
-        """Stop processing (a GC pause): what arrives waits until :meth:`resume`."""
+        """Stop processing (a GC pause): deliveries, timers and sends wait for :meth:`resume`."""
         self.pauses += 1
 
     def resume(self) -> None:
         self.pauses -= 1
-        if self.pauses == 0:
+        while self.pauses == 0 and self.paused:
             waiting, self.paused = self.paused, []
-            for message in waiting:
-                self.network._deliver(message)
+            for callback, value in waiting:
+                callback(value)
 
     def release(self) -> None:
         self.holds -= 1
@@ -204,11 +222,17 @@ class Network:
         return (src, dst) not in self.blocked
 
     # --- messages ------------------------------------------------------------
-    def send(self, src: str, dst: str, method: str, args=None, call=None) -> None:
+    def send(self, src: str, dst: str, method: str, args=None, call=None,
+             extra: float = 0.0) -> None:
         """Send one message; it may be dropped, duplicated, delayed.
 
-        This is the hottest path of a run: keep it lean.
+        ``extra`` is transit time on top of the link's latency.  This is the
+        hottest path of a run: keep it lean.
         """
+        sender = self.nodes.get(src)
+        if sender is not None and sender.pauses:
+            sender.paused.append((lambda _: self.send(src, dst, method, args, call, extra), None))
+            return
         pair = (src, dst)
         if self.blocked and pair in self.blocked:
             return
@@ -222,7 +246,7 @@ class Network:
         node = link.node
         work = node.processing.get(method) if node.processing else None
         for _ in range(copies):
-            delay = link.latency.sample(stream)
+            delay = link.latency.sample(stream) + extra
             if work is not None:
                 delay += work.sample(node.stream)
             if link.fifo:  # in order of sending, processing included
@@ -237,7 +261,7 @@ class Network:
         node = message.node
         state = node.state
         if node.pauses and state == UP:
-            node.paused.append(message)
+            node.paused.append((self._deliver, message))
         elif state == UP:
             handler = node._handlers.get(message.method)
             if handler is None:
@@ -258,7 +282,8 @@ class Network:
         self.send(src, dst, method, args, pending)
         queue = self._deadlines.get((src, timeout))
         if queue is None:
-            queue = self._deadlines[(src, timeout)] = Deadlines(self.sim, timeout)
+            queue = self._deadlines[(src, timeout)] = Deadlines(self.sim, timeout,
+                                                                self.nodes.get(src))
         queue.add(pending)
         return pending
 
@@ -268,10 +293,11 @@ class Network:
         self.request(src, dst, method, args, timeout).then = done.succeed
         return done
 
-    def reply(self, message: Message, status: str, value=None) -> None:
-        """Answer a request (if it was one)."""
+    def reply(self, message: Message, status: str, value=None, extra: float = 0.0) -> None:
+        """Answer a request (if it was one); ``extra`` is transit time on top of the link."""
         if message.call is not None:
-            self.send(message.dst, message.src, "reply", Reply(status, value), message.call)
+            self.send(message.dst, message.src, "reply", Reply(status, value), message.call,
+                      extra)
 
 
 class Pending(Waiting):
@@ -293,10 +319,10 @@ class Deadlines:
     request.
     """
 
-    __slots__ = ("sim", "timeout", "queue", "armed")
+    __slots__ = ("sim", "timeout", "queue", "armed", "node")
 
-    def __init__(self, sim: Simulation, timeout: float) -> None:
-        self.sim, self.timeout = sim, timeout
+    def __init__(self, sim: Simulation, timeout: float, node=None) -> None:
+        self.sim, self.timeout, self.node = sim, timeout, node
         self.queue: deque = deque()
         self.armed = False
 
@@ -314,7 +340,10 @@ class Deadlines:
         while queue and (queue[0].done or queue[0].deadline - now <= _EPSILON):
             pending = queue.popleft()
             if not pending.done:
-                pending.answer(TIMEOUT)
+                if self.node is not None and self.node.pauses:  # noticed on resume
+                    self.node.paused.append((pending.answer, TIMEOUT))
+                else:
+                    pending.answer(TIMEOUT)
         if queue:
             self.sim.after(queue[0].deadline - now, self._expire)
         else:

@@ -93,11 +93,14 @@ class Recorder:
             values = np.frombuffer(column, dtype={"d": np.float64, "q": np.int64,
                                                   "s": np.int_}[kind]) if len(column) else \
                 np.array([], dtype={"d": np.float64, "q": np.int64, "s": np.int_}[kind])
-            data[name] = strings[values] if kind == "s" else values.copy()
-        return pd.DataFrame(data)
+            data[name] = strings[values] if kind == "s" else values
+        return pd.DataFrame(data, copy=False)
 
     def history(self, meta: dict) -> History:
-        ops = self._frame(self.ops).sort_values("index", kind="stable")
+        ops = self._frame(self.ops)
+        index = ops["index"].to_numpy()
+        if len(index) and (np.diff(index) < 0).any():  # completions come out of order
+            ops = ops.iloc[np.argsort(index, kind="stable")]
         return History(ops=ops, truth=self._frame(self.truth), copies=self._frame(self.copies),
                        copy_info=pd.DataFrame(self.copy_info, columns=[
                            "copy", "component", "kind", "source", "initial", "learns_stale_by"]),

@@ -37,7 +37,10 @@ def write(result, folder) -> Path:
         folder.parent.mkdir(parents=True, exist_ok=True)
     except OSError as error:
         raise SedimentError(f"{folder}: cannot create the results folder ({error})") from None
-    tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.tmp-", dir=folder.parent))
+    try:
+        tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.tmp-", dir=folder.parent))
+    except OSError as error:
+        raise SedimentError(f"{folder}: cannot write there ({error})") from None
     try:
         _write_all(result, tmp)
         if folder.exists():
@@ -47,6 +50,9 @@ def write(result, folder) -> Path:
             shutil.rmtree(old, ignore_errors=True)
         else:
             os.replace(tmp, folder)
+    except OSError as error:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise SedimentError(f"{folder}: cannot write the results folder ({error})") from None
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise

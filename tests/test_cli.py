@@ -169,3 +169,17 @@ def test_report_on_a_damaged_folder_is_an_error_not_a_traceback(tmp_path):
     for command in (["report", str(out)], ["export", str(out)]):
         result = CliRunner().invoke(main, command)
         assert result.exit_code == 2 and "not a results folder" in result.output
+
+
+def test_schema_prints_a_section_and_refuses_an_unknown_one():
+    assert "| `ttl` |" in invoke("schema", "cache").output
+    result = CliRunner().invoke(main, ["schema", "bogus"])
+    assert result.exit_code == 2 and "no section" in result.output
+
+
+def test_an_unwritable_results_folder_is_an_error_not_a_traceback(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    result = CliRunner().invoke(main, [str(ROOT / "scenarios/partition.yaml"), "--out",
+                                       str(blocker / "run"), "-q", *SMALL])
+    assert result.exit_code == 2 and "error:" in result.output

@@ -493,3 +493,46 @@ def test_a_shape_partition_runs_and_heals():
     assert seen["during"] == 5 * 2  # each of 5 db nodes deaf to 2 others
     assert not world.network.blocked
     assert "majorities-ring of db" in world.sim.record.faults[0]["targets"]
+
+
+def test_a_paused_primary_does_no_work_until_it_resumes():
+    faults = [{"kind": "pause", "node": "db-primary", "start": 1.0, "end": 2.0}]
+    h = simulator.run(scenario(faults, db={"disk_write": "300ms"},
+                               workload={"rate": 50, "read_fraction": 0.0},
+                               api={"database_timeout": "5s"}, duration="3s"), seed=1).history
+    commits = h.truth["commit_s"]
+    assert not commits.between(1.0, 2.0, inclusive="neither").any()
+    assert (commits >= 2.0).sum() > 0
+
+
+def test_a_paused_service_notices_its_timeouts_only_when_it_resumes():
+    faults = [{"kind": "pause", "node": "api", "start": 1.0, "end": 2.0}]
+    h = simulator.run(scenario(faults, api={"database_timeout": "100ms"},
+                               workload={"rate": 100, "timeout": "5s"}, duration="3s"),
+                      seed=1).history
+    # nothing completes while the service is paused, and it answers again after
+    done = h.ops["complete_s"]
+    assert not done.between(1.0 + 2 * L, 2.0, inclusive="neither").any()
+    assert (h.ops[h.ops["invoke_s"].between(1.1, 1.9)]["status"] == "ok").all()
+
+
+def test_a_crash_during_a_pause_loses_what_the_node_was_holding():
+    faults = [{"kind": "pause", "node": "db-primary", "start": 1.0, "end": 5.0},
+              {"kind": "crash", "node": "db-primary", "start": 2.0, "end": 3.0}]
+    h = simulator.run(scenario(faults, workload={"rate": 50, "read_fraction": 0.0},
+                               api={"database_timeout": "10s"}, duration="6s"),
+                      seed=1).history
+    writes = h.ops[(h.ops["op"] == "write") & h.ops["invoke_s"].between(1.05, 1.9)]
+    assert len(writes) > 5
+    assert not writes["index"].isin(h.truth["writer"]).any()  # lost with the crash
+
+
+@pytest.mark.parametrize("fault, words", [
+    ({"kind": "partition", "shape": "halves", "among": "db-primary", "start": 1, "end": 2},
+     "at least 2 nodes"),
+    ({"kind": "partition", "isolate": "db", "among": "db", "start": 1, "end": 2},
+     "'among' goes with 'shape'"),
+])
+def test_shapes_that_would_cut_nothing_are_refused(fault, words):
+    with pytest.raises(simulator.ScenarioError, match=words):
+        load(copy.deepcopy(scenario([fault], db={"replicas": 2})))

@@ -106,3 +106,18 @@ def test_read_repair_brings_a_lagging_replica_up_to_date():
 
     assert lag_after_heal(plain) > 20
     assert lag_after_heal(repaired) < lag_after_heal(plain) / 5
+
+
+def test_a_write_whose_acks_are_lost_is_info_yet_committed():
+    # Acks take 2 s, the client waits 1 s: every write is "info", but every
+    # replica applied it, so the truth has it and reads of it are not phantoms.
+    h = simulator.run(store("3s", 50, 0.5, keys=3, timeout="1s", replicas=3, write_quorum=2,
+                            read_quorum=2, legs={"a": "2s"}), seed=1)
+    writes = h.ops[h.ops["op"] == "write"]
+    assert (writes["status"] == "info").all()
+    assert len(h.history.truth) > 0
+    assert not h.stale_reads["phantom"].any()
+    assert not (h.windows["kind"] == "phantom").any()
+    # committed when the second replica applied it (no W leg: at once)
+    merged = h.history.truth.merge(writes, left_on="writer", right_on="index")
+    assert np.allclose(merged["commit_s"], merged["invoke_s"])

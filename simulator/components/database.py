@@ -55,7 +55,7 @@ class Primary(DatabaseNode):
     def on_write(self, message) -> None:
         delay = self.disk_latency()
         if delay > 0:
-            self.sim.after(delay, self._written, (message, self.epoch))
+            self.after(delay, self._written, (message, self.epoch))
         else:
             self._written((message, self.epoch))
 
@@ -86,7 +86,7 @@ class Primary(DatabaseNode):
                                       self.epoch))
         if not self.resend_armed[replica]:
             self.resend_armed[replica] = True
-            self.sim.after(self.db.retry, self._resend, replica)
+            self.after(self.db.retry, self._resend, replica)
 
     def _resend(self, replica: str) -> None:
         """Send again what ``replica`` has not acknowledged within ``replication_retry``."""
@@ -100,7 +100,7 @@ class Primary(DatabaseNode):
         for key, version in due:
             self._ship(replica, key, version)
         if queue:
-            self.sim.after(queue[0][0] - now, self._resend, replica)
+            self.after(queue[0][0] - now, self._resend, replica)
         else:
             self.resend_armed[replica] = False
 
@@ -146,7 +146,7 @@ class Replica(DatabaseNode):
     def on_apply(self, message) -> None:
         delay = self.disk_latency()
         if delay > 0:
-            self.sim.after(delay, self._apply, (message, self.epoch))
+            self.after(delay, self._apply, (message, self.epoch))
         else:
             self._apply((message, self.epoch))
 

@@ -17,9 +17,11 @@ model exactly.
 
 Versions come from one counter per key (as if clocks were perfect); a replica
 applies a version only if it is newer than what it holds (last writer wins
-by version).  A version is committed, for the truth, when W replicas have
-acknowledged it; a version acknowledged only after a newer one was committed
-is recorded at that newer one's commit time, since it was already superseded.
+by version).  A version is committed, for the truth, at the instant the W-th
+replica acknowledges it, whether or not its coordinator still waits for the
+answer (a write whose acks are lost is ``info`` to its client, yet
+committed); a version acknowledged only after a newer one was committed is
+recorded at that newer one's commit time, since it was already superseded.
 ``read_repair: true`` sends the newest version read to the replicas that
 answered an older one.
 """
@@ -87,17 +89,13 @@ class QuorumReplica(Node):
         if version > self.held.get(key, 0):
             self.held[key] = version
             self.sim.record.copy_change(self.sim.env.now, self.name, key, version, "apply")
-        self._answer(self.legs["a"], message, (version, self.name))
+        self.store.acknowledged(key, version, self.name)
+        # the A and S legs are transit time of the answer, like W and R
+        self.network.reply(message, "ok", (version, self.name), self.legs["a"].sample(self.stream))
 
     def on_get(self, message) -> None:
-        self._answer(self.legs["s"], message, (self.held.get(message.args, 0), self.name))
-
-    def _answer(self, leg, message, value) -> None:
-        delay = leg.sample(self.stream)
-        if delay > 0:
-            self.sim.after(delay, lambda _: self.network.reply(message, "ok", value))
-        else:
-            self.network.reply(message, "ok", value)
+        self.network.reply(message, "ok", (self.held.get(message.args, 0), self.name),
+                           self.legs["s"].sample(self.stream))
 
 
 class QuorumStore(Component):
@@ -152,6 +150,8 @@ class QuorumStore(Component):
         self.names = [r.name for r in self.replicas]
         self.versions: dict[int, int] = {}   # key -> last version handed out
         self.recorded: dict[int, list] = {}  # key -> [(version, commit time)] recorded
+        self.acks: dict[tuple, set] = {}     # (key, version) -> replicas that hold it
+        self.writers: dict[tuple, int] = {}  # (key, version) -> the writing operation
 
     @property
     def truth(self) -> str:
@@ -170,6 +170,8 @@ class QuorumStore(Component):
         """Coordinate a write (a flow): ``(status, value)`` like a reply."""
         version = self.versions.get(key, 0) + 1
         self.versions[key] = version
+        self.writers[(key, version)] = writer
+        self.acks[(key, version)] = set()
         net = self.network
         pendings = [net.request(caller, node, "put", (key, version), timeout)
                     for node in self._targets(self.w)]
@@ -177,8 +179,18 @@ class QuorumStore(Component):
         if status != "ok":
             definite = all(s == "refused" for s in replies) and len(replies) == len(pendings)
             return ("refused" if definite else "timeout"), "quorum-not-reached"
-        self._commit(key, version, writer)
         return "ok", (version, self.name)
+
+    def acknowledged(self, key: int, version: int, replica: str) -> None:
+        """A replica acknowledged ``version``: at the W-th it is committed, whether or
+        not the coordinator is still waiting for the answer."""
+        holders = self.acks.get((key, version))
+        if holders is None:
+            return  # committed already (or not a write of this store)
+        holders.add(replica)
+        if len(holders) >= self.w:
+            del self.acks[(key, version)]
+            self._commit(key, version, self.writers.pop((key, version), -1))
 
     def _commit(self, key: int, version: int, writer: int) -> None:
         now = self.sim.env.now

@@ -41,7 +41,7 @@ class Instance(Node):
                       if service.local_ttl else None)
 
     def on_request(self, message) -> None:
-        flow = Flow(self.sim)
+        flow = Flow(self.sim, self)
         self.active[flow] = message
         flow.start(self._serve(message, flow))
 
@@ -67,7 +67,7 @@ class Instance(Node):
             if epoch == self.epoch:
                 del self.active[flow]
                 if self.waiting:
-                    self.sim.after(0.0, self.waiting.popleft().then)
+                    self.after(0.0, self.waiting.popleft().then)
                 else:
                     self.busy -= 1
 

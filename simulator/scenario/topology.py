@@ -178,6 +178,19 @@ def _check_fault_targets(fault, path, ctx, check_names, of_kind, components, own
                            "or 'shape'" + (f"; got {', '.join(given)}" if given else ""))
         if fault["shape"] is not None:
             check_names(path + ("among",), fault["among"])
+            among = set()
+            for name in fault["among"]:
+                if name == "*":
+                    among |= set(owner)
+                elif name in components:
+                    among |= {n for n, c in owner.items() if c == name}
+                else:
+                    among.add(name)
+            if len(among - {CLIENT}) < 2:
+                ctx.fail(path + ("among",), "a partition shape needs at least 2 nodes "
+                                            "(other than the client) to split")
+        elif fault["among"] != ["*"]:
+            ctx.fail(path + ("among",), "'among' goes with 'shape'")
         elif fault["groups"] is not None:
             for j, group in enumerate(fault["groups"]):
                 check_names(path + ("groups", j), group)
