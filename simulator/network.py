@@ -56,12 +56,13 @@ class Link:
     """A directed link's settings: latency distribution, loss, duplication, FIFO."""
 
     __slots__ = ("latency", "loss", "duplicate", "fifo", "stream", "last_delivery",
-                 "base", "generation", "node")
+                 "base", "generation", "node", "sender")
 
-    def __init__(self, base: dict, stream, node) -> None:
+    def __init__(self, base: dict, stream, node, sender) -> None:
         self.base = base
         self.stream = stream
         self.node = node  # the destination
+        self.sender = sender
         self.last_delivery = 0.0
         self.generation = -1
         self.latency = base["latency"]
@@ -186,7 +187,8 @@ class Network:
                 if src in sources and dst in destinations:
                     settings.update(override)
             link = self._links[(src, dst)] = Link(
-                settings, self.sim.streams[f"link:{src}->{dst}"], self.nodes[dst])
+                settings, self.sim.streams[f"link:{src}->{dst}"], self.nodes[dst],
+                self.nodes[src])
         if link.generation != self.generation:
             self._refresh(link, src, dst)
         return link
@@ -229,33 +231,40 @@ class Network:
         ``extra`` is transit time on top of the link's latency.  This is the
         hottest path of a run: keep it lean.
         """
-        sender = self.nodes.get(src)
-        if sender is not None and sender.pauses:
-            sender.paused.append((lambda _: self.send(src, dst, method, args, call, extra), None))
-            return
         pair = (src, dst)
-        if self.blocked and pair in self.blocked:
-            return
         link = self._links.get(pair)
         if link is None or link.generation != self.generation:
             link = self.link(src, dst)
+        if link.sender.pauses:  # a paused node sends when it resumes
+            link.sender.paused.append(
+                (lambda _: self.send(src, dst, method, args, call, extra), None))
+            return
+        if self.blocked and pair in self.blocked:
+            return
         stream = link.stream
         if link.loss and stream.uniform() < link.loss:
             return
-        copies = 2 if link.duplicate and stream.uniform() < link.duplicate else 1
+        self._schedule(Message(src, dst, method, args, call, link.node, [self._deliver_bound]),
+                       NORMAL, self._transit(link, stream, method, extra))
+        if link.duplicate and stream.uniform() < link.duplicate:
+            self._schedule(Message(src, dst, method, args, call, link.node,
+                                   [self._deliver_bound]),
+                           NORMAL, self._transit(link, stream, method, extra))
+
+    def _transit(self, link: Link, stream, method: str, extra: float) -> float:
+        """Delay of one copy: latency, extra transit, processing at the receiver, FIFO."""
+        delay = link.latency.sample(stream) + extra
         node = link.node
-        work = node.processing.get(method) if node.processing else None
-        for _ in range(copies):
-            delay = link.latency.sample(stream) + extra
+        if node.processing:
+            work = node.processing.get(method)
             if work is not None:
                 delay += work.sample(node.stream)
-            if link.fifo:  # in order of sending, processing included
-                now = self.sim.env.now
-                arrival = max(now + delay, link.last_delivery)
-                link.last_delivery = arrival
-                delay = arrival - now
-            self._schedule(Message(src, dst, method, args, call, node, [self._deliver_bound]),
-                           NORMAL, delay)
+        if link.fifo:  # in order of sending, processing included
+            now = self.sim.env.now
+            arrival = max(now + delay, link.last_delivery)
+            link.last_delivery = arrival
+            delay = arrival - now
+        return delay
 
     def _deliver(self, message: Message) -> None:
         node = message.node
