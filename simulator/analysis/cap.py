@@ -20,7 +20,6 @@ Every value is a plain Python value, ready for JSON.
 
 from __future__ import annotations
 
-import math
 
 import numpy as np
 import pandas as pd
@@ -28,19 +27,8 @@ import pandas as pd
 from simulator.analysis.phases import phases as phase_table
 from simulator.analysis.stale import stale_reads
 from simulator.analysis.windows import overlap_union
+from simulator.analysis.values import plain
 from simulator.history import History
-
-
-def _plain(value):
-    if value is None:
-        return None
-    if isinstance(value, (bool, np.bool_)):
-        return bool(value)
-    if isinstance(value, (int, np.integer)):
-        return int(value)
-    if isinstance(value, (float, np.floating)):
-        return float(value) if math.isfinite(value) else None
-    return value
 
 
 def invoked_during(times, start, end) -> np.ndarray:
@@ -117,4 +105,4 @@ def cap_row(history: History, stale: pd.DataFrame | None = None, phases: pd.Data
         "availability_overall": availability_overall,
         "stale_fraction_overall": stale_overall,
     }
-    return {key: _plain(value) for key, value in row.items()}
+    return {key: plain(value) for key, value in row.items()}

@@ -12,7 +12,6 @@ Keys: ``scenario``, ``seed``, ``version``, ``duration_s``, ``ops``,
 
 from __future__ import annotations
 
-import math
 
 import numpy as np
 import pandas as pd
@@ -24,21 +23,8 @@ from simulator.analysis.latency import error_breakdown
 from simulator.analysis.phases import STATUSES, availability_by, phases as phase_table
 from simulator.analysis.stale import stale_reads
 from simulator.analysis.windows import overlap_union, windows as window_table
+from simulator.analysis.values import plain
 from simulator.history import History
-
-
-def plain(value):
-    """A numpy or Python scalar as a plain Python value; NaN and infinities become ``None``."""
-    if value is None:
-        return None
-    if isinstance(value, (bool, np.bool_)):
-        return bool(value)
-    if isinstance(value, (int, np.integer)):
-        return int(value)
-    if isinstance(value, (float, np.floating)):
-        value = float(value)
-        return value if math.isfinite(value) else None
-    return value
 
 
 def _percentile(values: np.ndarray, q: float):

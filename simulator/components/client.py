@@ -125,22 +125,19 @@ class Clients(Node):
         key = self._key()
         index = self.count
         self.count += 1
-        if self.direct:
+        if self.direct:  # the client coordinates the store's read or write itself
             store = self.service
-            flow = Flow(self.sim)
-            flow.start(self._direct(store.write(self.name, key, index, self.timeout)
-                                    if op == "write" else
-                                    store.read(self.name, key, self.timeout),
-                                    index, process, op, key, now))
+            call = (store.write(self.name, key, index, self.timeout) if op == "write"
+                    else store.read(self.name, key, self.timeout))
+            Flow(self.sim).start(self._direct(call, index, process, op, key, now))
             return
-        else:
-            instance = self.service.pick()
-            if instance is None:
-                self._done(index, process, op, key, now, "fail", -1, "", "", "no-instance-up")
-                return
-            node = instance.name
-            pending = self.network.request(self.name, node, "request", (op, key, index),
-                                           self.timeout)
+        instance = self.service.pick()
+        if instance is None:
+            self._done(index, process, op, key, now, "fail", -1, "", "", "no-instance-up")
+            return
+        node = instance.name
+        pending = self.network.request(self.name, node, "request", (op, key, index),
+                                       self.timeout)
         pending.then = lambda reply: self._answered(reply, index, process, op, key, now, node)
 
     def _direct(self, call, index, process, op, key, invoked):
