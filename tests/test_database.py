@@ -342,3 +342,48 @@ def test_clients_of_the_database_read_where_read_from_says():
     assert set(reads["served_by"]) == {"db-replica-1", "db-replica-2"}
     assert set(writes["served_by"]) == {"db-primary"}
     assert (ops["node"] == "").all()  # no service instance in between
+
+
+def _ryw_violations(ops) -> int:
+    """Reads that returned an older version than their own process had written before."""
+    count = 0
+    ok = ops[ops["status"] == "ok"].sort_values("invoke_s")
+    for _, mine in ok.groupby("process"):
+        written: dict = {}
+        for row in mine.itertuples():
+            if row.op == "write":
+                written[row.key] = max(written.get(row.key, 0), row.version)
+            elif row.version < written.get(row.key, 0):
+                count += 1
+    return count
+
+
+@pytest.mark.parametrize("through", ["db", "api"])
+def test_read_your_writes_sessions_never_show_a_client_its_own_write_undone(through):
+    data = {"duration": "20s",
+            "network": {"latency": "1ms", "links": [
+                {"from": "db-primary", "to": ["db-replica-1", "db-replica-2"],
+                 "both_ways": False, "latency": {"dist": "exponential", "mean": "100ms"}}]},
+            "components": {"db": {"kind": "database", "replicas": 2, "read_from": "replica",
+                                  "disk_write": "1ms"},
+                           "api": {"kind": "service", "database": "db"}},
+            "workload": {"target": through, "arrivals": "closed", "clients": 8,
+                         "think": "20ms", "read_fraction": 0.5, "keys": 4}}
+    plain = simulator.run(data, seed=1).ops
+    assert _ryw_violations(plain) > 10
+    sessions = simulator.run(data, seed=1, components__db__session="read-your-writes").ops
+    assert _ryw_violations(sessions) == 0
+    # Reads that could not be served by a lagging replica went to the primary.
+    served = sessions[(sessions["op"] == "read") & (sessions["status"] == "ok")]["served_by"]
+    assert "db-primary" in set(served) and served.str.startswith("db-replica").any()
+
+
+def test_reads_from_the_nearest_node_go_to_the_lowest_latency_one():
+    data = _direct({"replicas": 2, "read_from": "nearest"},
+                   [{"from": "client", "to": "db-primary", "latency": "5ms"},
+                    {"from": "client", "to": "db-replica-1", "latency": "3ms"},
+                    {"from": "client", "to": "db-replica-2", "latency": "1ms"}],
+                   {"read_fraction": 0.5})
+    ops = simulator.run(data, seed=1).history.ops
+    reads = ops[(ops["op"] == "read") & (ops["status"] == "ok")]
+    assert set(reads["served_by"]) == {"db-replica-2"}

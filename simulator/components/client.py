@@ -85,6 +85,8 @@ class Clients(Node):
             weights = np.arange(1, self.keys + 1, dtype=float) ** -config["zipf_exponent"]
             self.cdf = (np.cumsum(weights) / weights.sum()).tolist()
         self.count = 0
+        #: per process, the last version it wrote of each key (its session token)
+        self.sessions: dict[int, dict[int, int]] = {}
         self.idle: list[int] = []
         self.processes = 0
         self.think = build(config["think"])
@@ -125,10 +127,11 @@ class Clients(Node):
         key = self._key()
         index = self.count
         self.count += 1
+        token = self.sessions.get(process, {}).get(key, 0)
         if self.direct:  # the client coordinates the store's read or write itself
             store = self.service
             call = (store.write(self.name, key, index, self.timeout) if op == "write"
-                    else store.read(self.name, key, self.timeout))
+                    else store.read(self.name, key, self.timeout, token))
             Flow(self.sim).start(self._direct(call, index, process, op, key, now))
             return
         instance = self.service.pick()
@@ -136,7 +139,7 @@ class Clients(Node):
             self._done(index, process, op, key, now, "fail", -1, "", "", "no-instance-up")
             return
         node = instance.name
-        pending = self.network.request(self.name, node, "request", (op, key, index),
+        pending = self.network.request(self.name, node, "request", (op, key, index, token),
                                        self.timeout)
         pending.then = lambda reply: self._answered(reply, index, process, op, key, now, node)
 
@@ -154,8 +157,11 @@ class Clients(Node):
         now = self.sim.env.now
         self.sim.record.op(index, process, op, key, invoked, now, status, version, served_by,
                            node, error)
+        if op == "write" and status == "ok":
+            self.sessions.setdefault(process, {})[key] = version
         closed = self.config["arrivals"] == "closed"
         if status == "info":
+            self.sessions.pop(process, None)
             process = self.processes  # Jepsen: a crashed process gets a fresh id
             self.processes += 1
             if not closed:

@@ -121,7 +121,8 @@ class Primary(DatabaseNode):
                 self._commit(key, entry_version, request, writer)
 
     def on_read(self, message) -> None:  # read_time is folded into the delivery
-        self.network.reply(message, "ok", (self.committed.get(message.args, 0), self.name))
+        key = message.args[0] if isinstance(message.args, tuple) else message.args
+        self.network.reply(message, "ok", (self.committed.get(key, 0), self.name))
 
     def on_stop(self, how: str) -> None:
         # Writes not yet committed are lost with the process; their versions
@@ -161,7 +162,12 @@ class Replica(DatabaseNode):
         self.network.send(self.name, message.src, "ack", (key, version))
 
     def on_read(self, message) -> None:  # read_time is folded into the delivery
-        self.network.reply(message, "ok", (self.held.get(message.args, 0), self.name))
+        key, token = message.args if isinstance(message.args, tuple) else (message.args, 0)
+        held = self.held.get(key, 0)
+        if held < token:  # behind this reader's own writes: send it to the primary
+            self.network.reply(message, "fail", "behind-session")
+        else:
+            self.network.reply(message, "ok", (held, self.name))
 
 
 class Database(Component):
@@ -178,8 +184,12 @@ class Database(Component):
         "disk_write": Field(distribution, "2ms",
                             "disk-write latency of a commit (primary) or an apply (replica)"),
         "read_time": Field(distribution, "200us", "time to serve a read"),
-        "read_from": Field(choice("primary", "replica", "any"), "primary",
-                           "where reads go: the primary, a random replica, or any node"),
+        "read_from": Field(choice("primary", "replica", "any", "nearest"), "primary",
+                           "where reads go: the primary, a random replica, any node, or the "
+                           "node nearest the reader (lowest mean link latency)"),
+        "session": Field(choice("none", "read-your-writes"), "none",
+                         "read-your-writes: a reader carries the last version it wrote; a "
+                         "replica behind it sends the read to the primary"),
     }
 
     @staticmethod
@@ -208,6 +218,9 @@ class Database(Component):
         self.primary = Primary(names[0], self)
         self.replicas = [Replica(n, self) for n in self.replica_names]
         self.stream = self.sim.streams[f"component:{name}"]
+        self.nearest = config["read_from"] == "nearest"
+        self._nearest: dict[str, str] = {}
+        self.read_your_writes = config["session"] == "read-your-writes"
         if config["read_from"] == "primary" or not self.replicas:
             self._read_nodes = [self.primary.name]
         elif config["read_from"] == "replica":
@@ -219,9 +232,20 @@ class Database(Component):
     def truth(self) -> str:
         return self.primary.name
 
-    def read(self, caller: str, key: int, timeout: float):
-        """Read ``key`` from where ``read_from`` says (a flow): ``(status, value)``."""
-        got = yield self.network.request(caller, self.read_node(), "read", key, timeout)
+    def read(self, caller: str, key: int, timeout: float, token: int = 0):
+        """Read ``key`` from where ``read_from`` says (a flow): ``(status, value)``.
+
+        With ``session: read-your-writes`` the reader's token (the last version
+        it wrote of the key) goes along; a replica that is behind it answers
+        ``behind-session`` and the read goes to the primary instead.
+        """
+        node = self.read_node(caller)
+        if self.read_your_writes and token:
+            got = yield self.network.request(caller, node, "read", (key, token), timeout)
+            if got.status == "fail" and got.value == "behind-session":
+                got = yield self.network.request(caller, self.truth, "read", key, timeout)
+        else:
+            got = yield self.network.request(caller, node, "read", key, timeout)
         return got.status, got.value
 
     def write(self, caller: str, key: int, writer: int, timeout: float):
@@ -229,9 +253,15 @@ class Database(Component):
         got = yield self.network.request(caller, self.truth, "write", (key, writer), timeout)
         return got.status, got.value
 
-    def read_node(self) -> str:
-        """Where the next read goes."""
+    def read_node(self, caller: str | None = None) -> str:
+        """Where the next read from ``caller`` goes."""
         nodes = self._read_nodes
+        if self.nearest and caller is not None:
+            nearest = self._nearest.get(caller)
+            if nearest is None:  # the lowest mean link latency from the caller
+                nearest = self._nearest[caller] = min(
+                    nodes, key=lambda n: (self.network.link(caller, n).base["latency"].mean, n))
+            return nearest
         return nodes[0] if len(nodes) == 1 else nodes[self.stream.below(len(nodes))]
 
     def copies(self) -> list[dict]:

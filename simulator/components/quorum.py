@@ -204,8 +204,11 @@ class QuorumStore(Component):
         bisect.insort(recorded, (version, at))
         self.sim.record.commit(key, version, at, self.name, writer)
 
-    def read(self, caller: str, key: int, timeout: float):
-        """Coordinate a read (a flow): the newest version among R responses."""
+    def read(self, caller: str, key: int, timeout: float, token: int = 0):
+        """Coordinate a read (a flow): the newest version among R responses.
+
+        (Session tokens are not used: R and W decide what a read sees.)
+        """
         net = self.network
         targets = self._targets(self.r)
         pendings = [net.request(caller, node, "get", key, timeout) for node in targets]

@@ -56,9 +56,9 @@ class Instance(Node):
                 self.waiting.append(turn)
                 yield turn
             yield service.service_time.sample(self.stream)
-            op, key, writer = message.args
+            op, key, writer, token = message.args
             if op == "read":
-                reply = yield from service.read(self, key)
+                reply = yield from service.read(self, key, token)
             else:
                 reply = yield from service.write(self, key, writer)
             self.network.reply(message, *reply)
@@ -142,18 +142,21 @@ class Service(Component):
                                     f"instance's own writes invalidate it)"}
                 for i in self.instances]
 
-    def read(self, instance: Instance, key: int):
+    def read(self, instance: Instance, key: int, token: int = 0):
+        """A read; ``token`` (the reader's last written version) skips older copies
+        when the store keeps read-your-writes sessions."""
         local = instance.local
+        session = token if getattr(self.database, "read_your_writes", False) else 0
         if local is not None:
             version = local.get(key)
-            if version is not None:
+            if version is not None and version >= session:
                 return "ok", (version, local.copy)
-        reply = yield from self._read_shared(instance, key)
+        reply = yield from self._read_shared(instance, key, session)
         if local is not None and reply[0] == "ok":
             local.store(key, reply[1][0], "fill")
         return reply
 
-    def _read_shared(self, instance: Instance, key: int):
+    def _read_shared(self, instance: Instance, key: int, session: int = 0):
         net = self.network
         cache = self.cache
         cache_answered = False
@@ -162,12 +165,12 @@ class Service(Component):
             got = yield net.request(instance.name, cache.name, "get", key, self.cache_timeout)
             if got.status == "ok":
                 value = got.value
-                if value is not None and value.__class__ is not Miss:
+                if value is not None and value.__class__ is not Miss and value >= session:
                     return "ok", (value, cache.name)
                 cache_answered = True
                 lease = None if value is None else value.lease
         status, value = yield from self.database.read(instance.name, key,
-                                                      self.database_timeout)
+                                                      self.database_timeout, session)
         if status != "ok":
             return "fail", "database-" + _cause(status, value)
         if cache_answered:
