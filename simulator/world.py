@@ -65,6 +65,10 @@ class World:
             result.append((sources, targets, override))
             if rule["both_ways"]:
                 result.append((targets, sources, override))
+        for name, config in self.scenario.data["components"].items():
+            if config["kind"] == "database" and config["applier"] == "single":
+                nodes = self.groups[name]  # a replication log is delivered in order
+                result.append(({nodes[0]}, set(nodes[1:]), {"fifo": True}))
         return result
 
     def run(self, progress=None) -> History:

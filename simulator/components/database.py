@@ -6,7 +6,9 @@ afterwards; with ``sync`` replication the commit waits for every replica's
 acknowledgement, with ``semi-sync`` for ``acks`` of them.  A replica writes
 what it receives to its own disk (the same ``disk_write`` latency) before it
 applies and acknowledges it.  Per key, versions are assigned in the order the
-disk writes finish and commit in that order.  Replication is reliable in the end: an entry
+disk writes finish and commit in that order.  ``applier: single`` makes each
+replica a replication log: entries arrive in order (FIFO links from the
+primary) and are written one at a time.  Replication is reliable in the end: an entry
 a replica has not acknowledged is sent again every ``replication_retry``, so a
 replica cut off by a partition catches up after the heal.  Replicas apply by
 version and never go back to an older one.  Committed data and replica
@@ -143,18 +145,43 @@ class Replica(DatabaseNode):
     def __init__(self, name: str, db: "Database") -> None:
         super().__init__(name, db)
         self.held: dict[int, int] = {}
+        self.log: deque = deque()  # single applier: entries waiting for the disk
+        self.applying = False
 
     def on_apply(self, message) -> None:
+        if self.db.single_applier:
+            self.log.append(message)
+            if not self.applying:
+                self._next_entry()
+            return
         delay = self.disk_latency()
         if delay > 0:
             self.after(delay, self._apply, (message, self.epoch))
         else:
             self._apply((message, self.epoch))
 
+    def _next_entry(self) -> None:
+        """Single applier: write the oldest waiting entry, then the next."""
+        log = self.log
+        while log and log[0].args[1] <= self.held.get(log[0].args[0], 0):
+            message = log.popleft()  # a resend of what is already written: just ack it
+            self.network.send(self.name, message.src, "ack", message.args)
+        if not log:
+            self.applying = False
+            return
+        self.applying = True
+        self.after(self.disk_latency(), self._apply, (self.log.popleft(), self.epoch))
+
+    def on_stop(self, how: str) -> None:
+        self.log.clear()  # what had not reached the disk is shipped again later
+        self.applying = False
+
     def _apply(self, item) -> None:
         message, epoch = item
         if epoch != self.epoch:
             return  # lost in a crash before it reached the disk
+        if self.db.single_applier:
+            self._next_entry()
         key, version = message.args
         if version > self.held.get(key, 0):
             self.held[key] = version
@@ -179,6 +206,10 @@ class Database(Component):
                              "async: commit, then ship; sync: commit waits for every replica; "
                              "semi-sync: commit waits for `acks` replicas"),
         "acks": Field(integer(1, 64), 1, "semi-sync: replica acknowledgements a commit waits for"),
+        "applier": Field(choice("parallel", "single"), "parallel",
+                         "parallel: a replica writes what it receives as it arrives; single: "
+                         "one entry at a time, in order, over a FIFO link (a replication log "
+                         "with one applier, whose lag grows under load)"),
         "replication_retry": Field(duration(positive=True), "200ms",
                                    "resend an unacknowledged replication entry after this"),
         "disk_write": Field(distribution, "2ms",
@@ -213,6 +244,7 @@ class Database(Component):
         self.acks_needed = {"async": 0, "sync": len(self.replica_names),
                             "semi-sync": config["acks"]}[mode] if self.replica_names else 0
         self.retry = config["replication_retry"]
+        self.single_applier = config["applier"] == "single"
         self.disk_write = build(config["disk_write"])
         self.read_time = build(config["read_time"]) if config["read_time"] else ZERO
         self.primary = Primary(names[0], self)
