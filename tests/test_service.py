@@ -262,3 +262,20 @@ def test_requests_reaching_a_stopped_instance_are_refused_and_definitely_failed(
         assert set(on_the_wire["status"]) == {"fail"}
         assert set(on_the_wire["error"]) == {"refused"}
         assert np.allclose(on_the_wire["complete_s"] - on_the_wire["invoke_s"], 2 * hop)
+
+
+def test_a_queue_limit_sheds_load_instead_of_queueing_without_bound():
+    data = {"duration": "5s", "network": {"latency": 0},
+            "components": {"db": {"kind": "database", "disk_write": 0, "read_time": 0},
+                           "api": {"kind": "service", "instances": 1, "workers": 2,
+                                   "service_time": "10ms", "database": "db",
+                                   "queue_limit": 3}},
+            "workload": {"target": "api", "rate": 400, "read_fraction": 1.0,
+                         "timeout": "10s"}}
+    ops = simulator.run(data, seed=1).history.ops
+    shed = ops[ops["error"] == "overloaded"]
+    assert len(shed) > 100 and (shed["status"] == "fail").all()
+    assert np.allclose(shed["complete_s"], shed["invoke_s"])  # refused at once
+    ok = ops[ops["status"] == "ok"]
+    # at most 3 waiting and 2 in service: no ok request takes longer than 5 services
+    assert (ok["complete_s"] - ok["invoke_s"]).max() <= 0.050 + 1e-9

@@ -2,7 +2,8 @@
 
 Each instance has a pool of ``workers``; a request holds a worker for its
 whole life (service time, then the calls it makes), and requests wait in FIFO
-order when every worker is busy.  Reads and writes use the cache cache-aside:
+order when every worker is busy (at most ``queue_limit`` of them: more are
+refused at once as ``overloaded``).  Reads and writes use the cache cache-aside:
 
 - read: ask the cache; on a hit answer its version.  On a miss (or when the
   cache does not answer) read the database, answer, and fill the cache with
@@ -41,6 +42,11 @@ class Instance(Node):
                       if service.local_ttl else None)
 
     def on_request(self, message) -> None:
+        limit = self.service.queue_limit
+        if limit and self.busy >= self.service.workers and len(self.waiting) >= limit:
+            # shed load: refused at once, definitely not done
+            self.network.reply(message, "fail", "overloaded")
+            return
         flow = Flow(self.sim, self)
         self.active[flow] = message
         flow.start(self._serve(message, flow))
@@ -89,6 +95,9 @@ class Service(Component):
     schema = {
         "instances": Field(integer(1, 10_000), 2, "number of instances"),
         "workers": Field(integer(1, 100_000), 8, "concurrent requests per instance"),
+        "queue_limit": Field(integer(0, 10**9), 0,
+                             "requests that may wait for a worker; more are refused at once "
+                             "('overloaded'); 0: no limit"),
         "service_time": Field(distribution, "1ms", "CPU time of one request"),
         "balancer": Field(choice("round_robin", "random"), "round_robin",
                           "how requests are spread over the instances that are up"),
@@ -110,6 +119,7 @@ class Service(Component):
     def __init__(self, name: str, config: dict, world) -> None:
         super().__init__(name, config, world)
         self.workers = config["workers"]
+        self.queue_limit = config["queue_limit"]
         self.service_time = build(config["service_time"])
         self.cache_timeout = config["cache_timeout"]
         self.database_timeout = config["database_timeout"]
