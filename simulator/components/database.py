@@ -273,9 +273,13 @@ class Database(Component):
         """
         node = self.read_node(caller)
         if self.read_your_writes and token:
+            deadline = self.sim.env.now + timeout
             got = yield self.network.request(caller, node, "read", (key, token), timeout)
             if got.status == "fail" and got.value == "behind-session":
-                got = yield self.network.request(caller, self.truth, "read", key, timeout)
+                left = deadline - self.sim.env.now  # both tries within the one timeout
+                if left <= 0:
+                    return "timeout", "timeout"
+                got = yield self.network.request(caller, self.truth, "read", key, left)
         else:
             got = yield self.network.request(caller, node, "read", key, timeout)
         return got.status, got.value

@@ -175,10 +175,13 @@ class Service(Component):
             got = yield net.request(instance.name, cache.name, "get", key, self.cache_timeout)
             if got.status == "ok":
                 value = got.value
-                if value is not None and value.__class__ is not Miss and value >= session:
-                    return "ok", (value, cache.name)
                 cache_answered = True
-                lease = None if value is None else value.lease
+                if value.__class__ is Miss:
+                    lease = value.lease
+                elif value is not None:
+                    if value >= session:
+                        return "ok", (value, cache.name)
+                    # older than this reader's own write: read the database instead
         status, value = yield from self.database.read(instance.name, key,
                                                       self.database_timeout, session)
         if status != "ok":
