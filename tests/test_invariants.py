@@ -105,6 +105,16 @@ def check_history(world, history):
     writes = ok[ok["op"] == "write"]
     committed = set(zip(history.truth["key"], history.truth["version"]))
     assert all((k, v) in committed for k, v in zip(writes["key"], writes["version"]))
+    # Replicas never go back to an older version.
+    replicas = set(history.copy_info[history.copy_info["kind"] == "replica"]["copy"])
+    applied = history.copies[history.copies["copy"].isin(replicas)]
+    for _, mine in applied.groupby(["copy", "key"]):
+        assert mine["version"].is_monotonic_increasing
+    # A read served by a database primary is never stale: it reads the truth itself.
+    from simulator.analysis import stale_reads
+    stale = stale_reads(history)
+    at_primary = stale[stale["served_by"].str.endswith("-primary")]
+    assert not (at_primary["stale"] | at_primary["phantom"]).any()
     # Every fault healed: nothing blocked, degraded, held or paused at the end.
     net = world.network
     assert not net.blocked and not net.degradations
