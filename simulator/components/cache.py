@@ -28,9 +28,14 @@ from __future__ import annotations
 from ..distributions import build
 from ..durations import format_duration
 from ..network import Node
-from ..schema import Field, choice, distribution, duration, integer, number
+from ..schema import Field, choice, distribution, duration, integer, number, text
+from ..engine import Flow
 from .base import Component
 from .entries import Entries
+
+
+def _cause(status: str, value) -> str:
+    return value if isinstance(value, str) else status
 
 
 class CacheNode(Node):
@@ -40,7 +45,8 @@ class CacheNode(Node):
         self.stream = cache.sim.streams[f"node:{name}"]
         self.entries = Entries(self.sim, name, cache.ttl, capacity=cache.capacity,
                                jitter=cache.ttl_jitter, stream=self.stream)
-        self.processing = dict.fromkeys(("get", "fill", "set", "delete"), cache.op_time)
+        self.processing = dict.fromkeys(("get", "fill", "set", "delete", "load", "write"),
+                                        cache.op_time)
         #: per key, how many invalidations (delete, set) it has seen: a lease
         #: handed out on a miss is valid only while this has not moved
         self.invalidations: dict[int, int] = {}
@@ -84,6 +90,46 @@ class CacheNode(Node):
         self.entries.delete(key)
         self.network.reply(message, "ok")
 
+    # --- read-through and write-through: the cache talks to the store itself ---
+    def on_load(self, message) -> None:
+        version = self.entries.get(message.args)
+        if version is not None:
+            self.network.reply(message, "ok", (version, self.name))
+        else:
+            Flow(self.sim, self).start(self._load(message, message.args))
+
+    def _load(self, message, key):
+        lease = (self.lease_epoch, self.invalidations.get(key, 0))
+        status, value = yield from self.cache.store.read(self.name, key,
+                                                         self.cache.database_timeout)
+        if status != "ok":
+            self.network.reply(message, "fail", "database-" + _cause(status, value))
+            return
+        # The load races with writes like a cache-aside fill does: a write that
+        # came through meanwhile makes it stale, unless a guard stops it.
+        guard = self.cache.guard
+        if not ((guard == "lease" and lease != (self.lease_epoch,
+                                                self.invalidations.get(key, 0)))
+                or (guard == "version" and not self._newer(key, value[0]))):
+            self.entries.store(key, value[0], "fill")
+        self.network.reply(message, "ok", value)
+
+    def on_write(self, message) -> None:
+        Flow(self.sim, self).start(self._write(message, *message.args))
+
+    def _write(self, message, key, writer):
+        status, value = yield from self.cache.store.write(self.name, key, writer,
+                                                          self.cache.database_timeout)
+        if status != "ok":
+            definite = status in ("fail", "refused")
+            self.network.reply(message, "fail" if definite else "info",
+                               "database-" + _cause(status, value))
+            return
+        self.invalidations[key] = self.invalidations.get(key, 0) + 1
+        if self.cache.guard != "version" or self._newer(key, value[0]):
+            self.entries.store(key, value[0], "overwrite")
+        self.network.reply(message, "ok", value)
+
     def _newer(self, key: int, version: int) -> bool:
         held = self.entries.peek(key)
         return held is None or version > held
@@ -126,7 +172,20 @@ class Cache(Component):
                                                 "used evicted first (0: unlimited)"),
         "ttl_jitter": Field(number(0.0, 1.0), 0.0, "each entry's TTL is drawn uniformly from "
                                                    "ttl * (1 - jitter) .. ttl * (1 + jitter)"),
+        "mode": Field(choice("aside", "through"), "aside",
+                      "aside: services read and write the database and keep the cache "
+                      "fresh; through: services only talk to the cache, which reads the "
+                      "database on a miss (read-through) and writes it (write-through)"),
+        "database": Field(text, "", "through: the store behind the cache"),
+        "database_timeout": Field(duration(positive=True), "500ms",
+                                  "through: give up on a store call after this"),
     }
+
+    @staticmethod
+    def check(config: dict, path: tuple, ctx) -> None:
+        if config["mode"] == "through" and not config["database"]:
+            ctx.fail(path, "a read-through / write-through cache needs 'database': the store "
+                           "behind it")
 
     def __init__(self, name: str, config: dict, world) -> None:
         super().__init__(name, config, world)
@@ -136,12 +195,19 @@ class Cache(Component):
         self.capacity = config["capacity"]
         self.ttl_jitter = config["ttl_jitter"]
         self.op_time = build(config["op_time"])
+        self.through = config["mode"] == "through"
+        self.store = world.components[config["database"]] if self.through else None
+        self.database_timeout = config["database_timeout"]
         self.node = CacheNode(name, self)
-        self.source = ""  # set by the services that use this cache
+        # the source of truth: its own store, or the one of the services using it
+        self.source = self.store.truth if self.through else ""
 
     def copies(self) -> list[dict]:
         ttl = f"ttl {format_duration(self.ttl)}" if self.ttl else "no ttl"
-        signal = ttl if self.on_write == "none" else f"{ttl} + {self.on_write} on write"
+        if self.through:
+            signal = f"{ttl} + write-through"
+        else:
+            signal = ttl if self.on_write == "none" else f"{ttl} + {self.on_write} on write"
         if self.guard != "none":
             signal += f", {self.guard}-guarded fills"
         return [{"copy": self.name, "component": self.name, "kind": "cache",

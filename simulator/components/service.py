@@ -128,7 +128,8 @@ class Service(Component):
         self.database = world.components[config["database"]]
         self.cache = world.components[config["cache"]] if config["cache"] else None
         if self.cache is not None:
-            self.cache.source = self.database.truth
+            if not self.cache.through:
+                self.cache.source = self.database.truth
         self.stream = self.sim.streams[f"balancer:{name}"]
         self.random_balance = config["balancer"] == "random"
         self._next = 0
@@ -169,6 +170,15 @@ class Service(Component):
     def _read_shared(self, instance: Instance, key: int, session: int = 0):
         net = self.network
         cache = self.cache
+        if cache is not None and cache.through:  # the cache reads the store itself
+            got = yield net.request(instance.name, cache.name, "load", key,
+                                    self.cache_timeout + cache.database_timeout)
+            if got.status == "ok" and got.value[0] >= session:
+                return "ok", got.value
+            if got.status == "ok":  # older than this reader's own write
+                cache = None
+            else:
+                return "fail", _cause(got.status, got.value)
         cache_answered = False
         lease = None
         if cache is not None:
@@ -192,6 +202,16 @@ class Service(Component):
 
     def write(self, instance: Instance, key: int, writer: int = -1):
         net = self.network
+        cache = self.cache
+        if cache is not None and cache.through:  # the cache writes the store itself
+            got = yield net.request(instance.name, cache.name, "write", (key, writer),
+                                    self.cache_timeout + cache.database_timeout)
+            if got.status == "ok":
+                if instance.local is not None:
+                    instance.local.delete(key)
+                return "ok", got.value
+            definite = got.status in ("fail", "refused")
+            return ("fail" if definite else "info"), _cause(got.status, got.value)
         status, value = yield from self.database.write(instance.name, key, writer,
                                                        self.database_timeout)
         if status != "ok":

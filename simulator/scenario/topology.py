@@ -102,6 +102,11 @@ def check_references(data: dict, ctx: Context) -> dict[str, list[str]]:
                                       f"{', '.join(sorted(known - {'*'}))}")
 
     for name, config in components.items():
+        if config["kind"] == "cache" and config["mode"] == "through":
+            store = config["database"]
+            if components.get(store, {}).get("kind") not in STORES:
+                ctx.fail(("components", name, "database"),
+                         f"{store!r} is not a database or quorum component")
         if config["kind"] == "service":
             store = config["database"]
             if components.get(store, {}).get("kind") not in STORES:
