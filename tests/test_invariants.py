@@ -54,7 +54,9 @@ def systems(draw):
                                                                      "none"])),
                                    "guard": draw(st.sampled_from(["none", "lease",
                                                                   "version"])),
-                                   "capacity": draw(st.sampled_from([0, 3]))}
+                                   "capacity": draw(st.sampled_from([0, 3])),
+                                   "mode": draw(st.sampled_from(["aside", "through"])),
+                                   "database": "store"}
             components["api"]["cache"] = "cache"
     workload = {"target": "api" if via_service else "store",
                 "arrivals": draw(st.sampled_from(["poisson", "closed"])), "rate": 200,
