@@ -21,9 +21,9 @@ from __future__ import annotations
 from collections import Counter, deque
 from typing import NamedTuple
 
-from .distributions import Shifted
 from simpy.core import NORMAL
 
+from .distributions import Shifted
 from .engine import Simulation, Waiting
 
 UP, STOPPED, CRASHED = "up", "stopped", "crashed"
