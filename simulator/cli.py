@@ -32,6 +32,10 @@ def _fail(error: Exception):
     sys.exit(2)
 
 
+def _count(n: int, what: str) -> str:
+    return f"{n} {what}" + ("" if n == 1 else "s")
+
+
 def _scenario_path(text: str) -> str:
     """A path as given, or the name of a bundled scenario (``partition``)."""
     path = Path(text)
@@ -143,9 +147,9 @@ def check(scenario, overrides, resolved):
             click.echo(loaded.to_yaml())
         else:
             nodes = sum(len(n) for n in loaded.nodes.values())
-            click.echo(f"{path}: ok ({len(loaded.data['components'])} components, {nodes} "
-                       f"nodes, {len(loaded.data['faults'])} faults, "
-                       f"{loaded.duration:g}s)")
+            counts = [_count(len(loaded.data["components"]), "component"),
+                      _count(nodes, "node"), _count(len(loaded.data["faults"]), "fault")]
+            click.echo(f"{path}: ok ({', '.join(counts)}, {loaded.duration:g}s)")
 
 
 @main.command()
