@@ -90,10 +90,9 @@ class Flow:
     blocks run, and late replies are ignored.
     """
 
-    __slots__ = ("sim", "generator", "alive", "_after")
+    __slots__ = ("generator", "alive", "_after")
 
     def __init__(self, sim: Simulation, node=None) -> None:
-        self.sim = sim
         self.generator = None
         self.alive = False
         # a flow run by a node sleeps on the node's clock, which a pause stops

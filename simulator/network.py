@@ -38,6 +38,18 @@ TIMEOUT = Reply("timeout", "timeout")
 REFUSED = Reply("refused", "refused")
 
 
+def cause(status: str, value) -> str:
+    """Why a reply was not ok: the message it carries, else its status."""
+    return value if isinstance(value, str) else status
+
+
+def failed(status: str, value, prefix: str = "") -> tuple[str, str]:
+    """A reply that was not ok, as the outcome of the operation waiting on it:
+    ``fail`` when the callee definitely did not do it (``fail``, ``refused``),
+    ``info`` when it may have; with the cause."""
+    return ("fail" if status in ("fail", "refused") else "info"), prefix + cause(status, value)
+
+
 class Message:
     """A message in flight.  It is its own event in SimPy's loop (``callbacks``,
     ``_ok``), so a delivery costs one object, not two."""
@@ -212,6 +224,10 @@ class Network:
         self.blocked.subtract(pairs)
         self.blocked = +self.blocked  # drop pairs whose count reached zero
 
+    def can_send(self, src: str, dst: str) -> bool:
+        """Whether a partition drops messages from ``src`` to ``dst`` right now."""
+        return (src, dst) not in self.blocked
+
     def degrade(self, entry) -> None:
         self.degradations.append(entry)
         self.generation += 1
@@ -219,9 +235,6 @@ class Network:
     def restore(self, entry) -> None:
         self.degradations.remove(entry)
         self.generation += 1
-
-    def can_send(self, src: str, dst: str) -> bool:
-        return (src, dst) not in self.blocked
 
     # --- messages ------------------------------------------------------------
     def send(self, src: str, dst: str, method: str, args=None, call=None,

@@ -79,7 +79,7 @@ def _write_all(result, folder: Path) -> None:
         data = dict(result.scenario.data)
         data["seed"] = history.meta.get("seed")
         (folder / "scenario.yaml").write_text(
-            f"# The resolved scenario of this run (defaults filled in, durations in seconds).\n"
+            "# The resolved scenario of this run (defaults filled in, durations in seconds).\n"
             "# Run it again with: simulate <this folder>/scenario.yaml\n" + dump_yaml(data))
     write_analysis(result, folder)
 

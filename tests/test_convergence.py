@@ -3,7 +3,6 @@
 import math
 
 import numpy as np
-import pytest
 from conftest import make_history
 
 from simulator.analysis import time_to_converge, windows

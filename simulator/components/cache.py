@@ -27,15 +27,12 @@ from __future__ import annotations
 
 from ..distributions import build
 from ..durations import format_duration
-from ..network import Node
+from ..network import Node, cause, failed
 from ..schema import Field, choice, distribution, duration, integer, number, text
 from ..engine import Flow
 from .base import Component
 from .entries import Entries
 
-
-def _cause(status: str, value) -> str:
-    return value if isinstance(value, str) else status
 
 
 class CacheNode(Node):
@@ -103,7 +100,7 @@ class CacheNode(Node):
         status, value = yield from self.cache.store.read(self.name, key,
                                                          self.cache.database_timeout)
         if status != "ok":
-            self.network.reply(message, "fail", "database-" + _cause(status, value))
+            self.network.reply(message, "fail", "database-" + cause(status, value))
             return
         # The load races with writes like a cache-aside fill does: a write that
         # came through meanwhile makes it stale, unless a guard stops it.
@@ -121,9 +118,7 @@ class CacheNode(Node):
         status, value = yield from self.cache.store.write(self.name, key, writer,
                                                           self.cache.database_timeout)
         if status != "ok":
-            definite = status in ("fail", "refused")
-            self.network.reply(message, "fail" if definite else "info",
-                               "database-" + _cause(status, value))
+            self.network.reply(message, *failed(status, value, "database-"))
             return
         self.invalidations[key] = self.invalidations.get(key, 0) + 1
         if self.cache.guard != "version" or self._newer(key, value[0]):

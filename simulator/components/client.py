@@ -23,7 +23,7 @@ import numpy as np
 
 from ..distributions import build
 from ..engine import Flow
-from ..network import Node, Reply
+from ..network import Node, Reply, failed
 from ..schema import Field, choice, distribution, duration, integer, number, \
     probability, record, string
 
@@ -57,13 +57,12 @@ workload = record(SCHEMA, what="the workload", check=_check)
 
 def _outcome(op: str, reply) -> tuple[str, str]:
     """Map a reply to a history status and error."""
-    status = reply.status
-    if status == "ok":
+    if reply.status == "ok":
         return "ok", ""
-    cause = reply.value if isinstance(reply.value, str) else status
-    if status in ("fail", "refused") or op == "read":
-        return "fail", cause
-    return "info", cause  # timeout, reset or the service says "unknown": may have happened
+    # a write that timed out, was reset or is "unknown" to the service may have
+    # happened (info); a read had no effect either way (fail)
+    outcome, why = failed(reply.status, reply.value)
+    return ("fail" if op == "read" else outcome), why
 
 
 class Clients(Node):

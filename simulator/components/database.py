@@ -239,7 +239,6 @@ class Database(Component):
         names = self.node_names(name, config)
         self.replica_names = names[1:]
         mode = config["replication"]
-        self.sync = mode != "async"
         #: replica acknowledgements a commit waits for (0: it does not wait)
         self.acks_needed = {"async": 0, "sync": len(self.replica_names),
                             "semi-sync": config["acks"]}[mode] if self.replica_names else 0

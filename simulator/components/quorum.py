@@ -47,9 +47,10 @@ LEGS = {
 class Gather(Waiting):
     """Waits for ``needed`` ok replies among several pending requests.
 
-    Completes with the list of ok replies as soon as there are ``needed`` of
-    them, or with the statuses seen once every request has answered (a reply
-    or a timeout) without reaching it.
+    Completes with ``("ok", replies)`` as soon as there are ``needed`` ok
+    replies, or, once every request has answered (a reply or a timeout)
+    without reaching it, with ``("refused", None)`` when every replica refused
+    (definitely not done) and ``("timeout", None)`` otherwise (unknown).
     """
 
     __slots__ = ("needed", "ok", "others", "outstanding", "finished")
@@ -71,7 +72,8 @@ class Gather(Waiting):
             self.then(("ok", list(self.ok)))
         elif self.outstanding == 0:
             self.finished = True
-            self.then(("short", [r.status for r in self.others]))
+            refused = not self.ok and all(r.status == "refused" for r in self.others)
+            self.then(("refused" if refused else "timeout", None))
 
 
 class QuorumReplica(Node):
@@ -175,10 +177,9 @@ class QuorumStore(Component):
         net = self.network
         pendings = [net.request(caller, node, "put", (key, version), timeout)
                     for node in self._targets(self.w)]
-        status, replies = yield Gather(pendings, self.w)
+        status, _ = yield Gather(pendings, self.w)
         if status != "ok":
-            definite = all(s == "refused" for s in replies) and len(replies) == len(pendings)
-            return ("refused" if definite else "timeout"), "quorum-not-reached"
+            return status, "quorum-not-reached"
         return "ok", (version, self.name)
 
     def acknowledged(self, key: int, version: int, replica: str) -> None:
@@ -214,8 +215,7 @@ class QuorumStore(Component):
         pendings = [net.request(caller, node, "get", key, timeout) for node in targets]
         status, replies = yield Gather(pendings, self.r)
         if status != "ok":
-            definite = all(s == "refused" for s in replies) and len(replies) == len(pendings)
-            return ("refused" if definite else "timeout"), "quorum-not-reached"
+            return status, "quorum-not-reached"
         version, served_by = max(r.value for r in replies)
         if self.read_repair:
             for reply in replies:

@@ -23,7 +23,7 @@ from collections import deque
 from ..distributions import build
 from ..engine import Flow, Waiting
 from ..durations import format_duration
-from ..network import Node
+from ..network import Node, cause, failed
 from ..schema import Field, choice, distribution, duration, integer, string, text
 from .base import Component
 from .cache import Miss
@@ -178,7 +178,7 @@ class Service(Component):
             if got.status == "ok":  # older than this reader's own write
                 cache = None
             else:
-                return "fail", _cause(got.status, got.value)
+                return "fail", cause(got.status, got.value)
         cache_answered = False
         lease = None
         if cache is not None:
@@ -195,7 +195,7 @@ class Service(Component):
         status, value = yield from self.database.read(instance.name, key,
                                                       self.database_timeout, session)
         if status != "ok":
-            return "fail", "database-" + _cause(status, value)
+            return "fail", "database-" + cause(status, value)
         if cache_answered:
             net.send(instance.name, cache.name, "fill", (key, value[0], lease))
         return "ok", value
@@ -210,13 +210,11 @@ class Service(Component):
                 if instance.local is not None:
                     instance.local.delete(key)
                 return "ok", got.value
-            definite = got.status in ("fail", "refused")
-            return ("fail" if definite else "info"), _cause(got.status, got.value)
+            return failed(got.status, got.value)
         status, value = yield from self.database.write(instance.name, key, writer,
                                                        self.database_timeout)
         if status != "ok":
-            definite = status in ("fail", "refused")
-            return ("fail" if definite else "info"), "database-" + _cause(status, value)
+            return failed(status, value, "database-")
         if instance.local is not None:
             instance.local.delete(key)
         cache = self.cache
@@ -228,6 +226,3 @@ class Service(Component):
                                   self.cache_timeout)
         return "ok", value
 
-
-def _cause(status: str, value) -> str:
-    return value if isinstance(value, str) else status
