@@ -27,7 +27,7 @@ OPS_COLUMNS = {
     "error": "str",
 }
 TRUTH_COLUMNS = {"key": "int64", "version": "int64", "commit_s": "float64", "source": "str",
-                 "writer": "int64"}
+                 "writer": "int64", "lost_s": "float64"}
 COPIES_COLUMNS = {
     "time_s": "float64",
     "copy": "str",
@@ -51,12 +51,20 @@ FAULTS_COLUMNS = {
     "targets": "str",
 }
 
+EVENTS_COLUMNS = {
+    "time_s": "float64",
+    "node": "str",
+    "event": "str",
+    "detail": "str",
+}
+
 TABLES = {
     "ops": OPS_COLUMNS,
     "truth": TRUTH_COLUMNS,
     "copies": COPIES_COLUMNS,
     "copy_info": COPY_INFO_COLUMNS,
     "faults": FAULTS_COLUMNS,
+    "events": EVENTS_COLUMNS,
 }
 
 #: A version of -1 means "nothing": an empty copy, or an operation whose
@@ -64,7 +72,11 @@ TABLES = {
 NOTHING = -1
 
 #: Columns a hand-made table may leave out, and the value they then take.
-OPTIONAL = {("truth", "writer"): NOTHING}
+OPTIONAL = {("truth", "writer"): NOTHING, ("truth", "lost_s"): float("nan")}
+
+
+#: Tables added after the first release: a saved history may lack them.
+LATER = {"events"}
 
 
 def conform(table: str, frame: pd.DataFrame) -> pd.DataFrame:
@@ -110,9 +122,12 @@ class History:
     copies: pd.DataFrame
     copy_info: pd.DataFrame
     faults: pd.DataFrame
+    events: pd.DataFrame = None
     meta: dict = field(default_factory=dict)
 
     def __post_init__(self) -> None:
+        if self.events is None:
+            self.events = empty("events")
         for table in TABLES:
             setattr(self, table, conform(table, getattr(self, table)))
         self.meta.setdefault("duration_s", _latest_time(self))
@@ -150,9 +165,12 @@ def load(folder: str | Path) -> History:
     folder = Path(folder)
     frames = {}
     for table, columns in TABLES.items():
+        if table in LATER and not (folder / f"{table}.csv").exists():
+            continue  # written by an older version: empty
         dtypes = {c: (object if d == "str" else d) for c, d in columns.items()}
         frames[table] = pd.read_csv(
-            folder / f"{table}.csv", dtype=dtypes, keep_default_na=False, na_values=[]
+            folder / f"{table}.csv", dtype=dtypes, keep_default_na=False,
+            na_values={c: [""] for c, d in columns.items() if d == "float64"}
         )
     meta = json.loads((folder / "history.json").read_text())
     if not isinstance(meta, dict):

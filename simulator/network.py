@@ -101,6 +101,9 @@ class Node:
         #: long after it arrives (folded into its delivery, no extra event)
         self.processing: dict = {}
         self._handlers: dict = {}
+        #: component -> (term, node): where this node believes a component's
+        #: primary is, as a monitor last told it (see ``on_discover``)
+        self.views: dict = {}
         network.add(self)
 
     @property
@@ -109,6 +112,13 @@ class Node:
 
     def on_reply(self, message: Message) -> None:
         message.call.answer(message.args)
+
+    def on_discover(self, message: Message) -> None:
+        """A monitor says who leads a component now; an older term is ignored."""
+        component, term, primary = message.args
+        view = self.views.get(component)
+        if view is None or term > view[0]:
+            self.views[component] = (term, primary)
 
     def after(self, delay: float, callback, value=None) -> None:
         """Like ``Simulation.after`` for the node's own work: it waits out a pause."""

@@ -27,6 +27,8 @@ MAX_POINTS = 50_000
 
 STATUS_COLOURS = {"ok": "#2b8cbe", "fail": "#f03b20", "info": "#999999"}
 STALE_COLOUR = "#d7191c"
+LOST_COLOUR = "#000000"
+EVENT_COLOUR = "#555555"
 WINDOW_COLOURS = {"behind": "#fdae61", "phantom": "#7b3294"}
 FAULT_COLOURS = {
     "partition": "#fc8d62",
@@ -132,6 +134,29 @@ def _draw_operations(ax, history: History, stale: pd.DataFrame | None) -> int:
     return step
 
 
+def _draw_lost(ax, history: History, lost: pd.DataFrame | None) -> None:
+    """Acknowledged writes that did not survive, as black diamonds at their invoke time."""
+    if lost is None or not len(lost):
+        return
+    ops = history.ops
+    shown, _ = _every_kth(ops.loc[ops["index"].isin(lost["index"])])
+    ax.scatter(shown["invoke_s"], _latency_floor(ops)(shown), marker="D", s=22,
+               facecolor="none", edgecolor=LOST_COLOUR, lw=1.0, zorder=4,
+               label=f"lost write ({len(lost)})")
+
+
+def _draw_events(axes, events: pd.DataFrame) -> None:
+    """Promotions and step-downs as dotted vertical lines, named on the first axes."""
+    shown = events[events["event"].isin(["promoted", "step-down"])]
+    for row in shown.itertuples(index=False):
+        for ax in axes:
+            ax.axvline(row.time_s, color=EVENT_COLOUR, ls=":", lw=1.2, zorder=1)
+        axes[0].annotate(f"{row.node} {row.event}", (row.time_s, 1.0),
+                         xycoords=("data", "axes fraction"), xytext=(3, -3),
+                         textcoords="offset points", rotation=90, va="top", ha="left",
+                         fontsize=8, color=EVENT_COLOUR)
+
+
 def _divergent_keys(start: np.ndarray, end: np.ndarray, open_: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Step function: how many keys a copy had divergent from each instant on."""
     times = np.r_[start, end[~open_]]
@@ -228,7 +253,8 @@ def _no_data(ax, text: str) -> None:
     ax.text(0.5, 0.5, text, transform=ax.transAxes, ha="center", va="center", fontsize=12, color="#666666")
 
 
-def timeline(history: History, stale: pd.DataFrame | None = None, windows: pd.DataFrame | None = None) -> Figure:
+def timeline(history: History, stale: pd.DataFrame | None = None, windows: pd.DataFrame | None = None,
+             lost: pd.DataFrame | None = None) -> Figure:
     """Client operations and copy divergence over time, faults shaded.
 
     Top: latency of each client operation against its invoke time, coloured
@@ -246,6 +272,8 @@ def timeline(history: History, stale: pd.DataFrame | None = None, windows: pd.Da
     )
     colours = shade_faults([top, bottom], history.faults)
     step = _draw_operations(top, history, stale)
+    _draw_lost(top, history, lost)
+    _draw_events([top, bottom], history.events)
     _draw_divergence(bottom, history, windows)
     bottom.set_xlim(0.0, history.duration_s if history.duration_s > 0 else 1.0)
     _legends(top, bottom, colours)
@@ -259,7 +287,8 @@ def timeline(history: History, stale: pd.DataFrame | None = None, windows: pd.Da
     return figure
 
 
-def divergence(history: History, *, stale: pd.DataFrame | None = None, windows: pd.DataFrame | None = None) -> Figure:
+def divergence(history: History, *, stale: pd.DataFrame | None = None, windows: pd.DataFrame | None = None,
+             lost: pd.DataFrame | None = None) -> Figure:
     """Where each copy diverged from the truth: one row per copy, faults shaded.
 
     Bars where the copy was behind the truth (orange) or held a phantom version
@@ -296,7 +325,8 @@ def _ecdf_points(values: np.ndarray, limit: int = MAX_CDF_POINTS) -> tuple[np.nd
     return values[keep], (keep + 1) / n
 
 
-def window_cdf(history: History, *, stale: pd.DataFrame | None = None, windows: pd.DataFrame | None = None) -> Figure:
+def window_cdf(history: History, *, stale: pd.DataFrame | None = None, windows: pd.DataFrame | None = None,
+             lost: pd.DataFrame | None = None) -> Figure:
     """How long copies stayed divergent: the CDF of inconsistency-window durations per copy.
 
     One curve per copy with windows, on a log time axis; the legend gives each
@@ -370,6 +400,7 @@ def visibility(
     *,
     stale: pd.DataFrame | None = None,
     windows: pd.DataFrame | None = None,
+    lost: pd.DataFrame | None = None,
     kmax: int = 10,
 ) -> Figure:
     """The PBS curves measured from the reads: t-visibility (left) and k-staleness (right).
@@ -436,6 +467,7 @@ def latency(
     *,
     stale: pd.DataFrame | None = None,
     windows: pd.DataFrame | None = None,
+    lost: pd.DataFrame | None = None,
     window_s: float | None = None,
 ) -> Figure:
     """Latency of ``ok`` operations over time: p50 and p99 in moving windows, faults shaded.

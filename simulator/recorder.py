@@ -43,6 +43,8 @@ class Recorder:
         self._copies_cols = tuple(self.copies.columns.values())
         self.faults: list[dict] = []
         self.copy_info: list[dict] = []
+        self.lost: list[tuple] = []    # (source, key, version, time): truth rows lost
+        self.events: list[tuple] = []  # (time, node, event, detail)
 
     def code(self, text: str) -> int:
         """The integer code of a string (interned once)."""
@@ -76,6 +78,14 @@ class Recorder:
         t[3].append(self.code(source))
         t[4].append(writer)
 
+    def lose(self, key: int, version: int, time: float, source: str) -> None:
+        """A committed version of ``source`` will never be seen again (a failover)."""
+        self.lost.append((source, key, version, time))
+
+    def event(self, time: float, node: str, event: str, detail: str = "") -> None:
+        """Something a component did on its own: a promotion, a step-down, a resync."""
+        self.events.append((time, node, event, detail))
+
     def copy_change(self, time: float, copy: str, key: int, version: int, change: str) -> None:
         c = self._copies_cols
         codes = self._codes
@@ -101,9 +111,21 @@ class Recorder:
         index = ops["index"].to_numpy()
         if len(index) and (np.diff(index) < 0).any():  # completions come out of order
             ops = ops.iloc[np.argsort(index, kind="stable")]
-        return History(ops=ops, truth=self._frame(self.truth), copies=self._frame(self.copies),
+        return History(ops=ops, truth=self._truth(), copies=self._frame(self.copies),
                        copy_info=pd.DataFrame(self.copy_info, columns=[
                            "copy", "component", "kind", "source", "initial", "learns_stale_by"]),
                        faults=pd.DataFrame(self.faults, columns=[
                            "fault", "kind", "start_s", "end_s", "targets"]),
+                       events=pd.DataFrame(self.events, columns=[
+                           "time_s", "node", "event", "detail"]),
                        meta=meta)
+
+    def _truth(self) -> pd.DataFrame:
+        truth = self._frame(self.truth)
+        truth["lost_s"] = np.nan
+        if self.lost:
+            lost = pd.DataFrame(self.lost, columns=["source", "key", "version", "lost_s"])
+            at = pd.MultiIndex.from_frame(truth[["source", "key", "version"]]).get_indexer(
+                pd.MultiIndex.from_frame(lost[["source", "key", "version"]]))
+            truth.loc[truth.index[at], "lost_s"] = lost["lost_s"].to_numpy()
+        return truth

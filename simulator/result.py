@@ -37,6 +37,11 @@ class Result:
         return analysis.windows(self.history)
 
     @cached_property
+    def lost_writes(self) -> pd.DataFrame:
+        """Acknowledged writes that did not survive (a failover, a split brain)."""
+        return analysis.lost_writes(self.history)
+
+    @cached_property
     def phases(self) -> pd.DataFrame:
         """Availability and stale fraction overall and before/during/after each fault."""
         return analysis.phases(self.history, stale=self.stale_reads, windows=self.windows)
@@ -45,7 +50,7 @@ class Result:
     def summary(self) -> dict:
         """The headline numbers (what ``summary.json`` holds)."""
         return analysis.summary(self.history, stale=self.stale_reads, windows=self.windows,
-                                phases=self.phases)
+                                phases=self.phases, lost=self.lost_writes)
 
     @property
     def plot(self) -> "Figures":
@@ -85,7 +90,8 @@ class Figures:
         if name not in figures:
             raise ValueError(f"unknown figure {name!r}; known: {', '.join(figures)}")
         result = self._result
-        return figures[name](result.history, stale=result.stale_reads, windows=result.windows)
+        return figures[name](result.history, stale=result.stale_reads, windows=result.windows,
+                             lost=result.lost_writes)
 
     def __getattr__(self, name: str):
         if name.startswith("_"):

@@ -67,8 +67,9 @@ class World:
                 result.append((targets, sources, override))
         for name, config in self.scenario.data["components"].items():
             if config["kind"] == "database" and config["applier"] == "single":
-                nodes = self.groups[name]  # a replication log is delivered in order
-                result.append(({nodes[0]}, set(nodes[1:]), {"fifo": True}))
+                # a replication log is delivered in order, whichever node leads
+                nodes = set(self.groups[name]) - {f"{name}-monitor"}
+                result.append((nodes, nodes, {"fifo": True}))
         return result
 
     def run(self, progress=None) -> History:

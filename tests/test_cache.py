@@ -43,7 +43,7 @@ def test_copy_info_describes_the_cache():
     assert info["kind"] == "cache"
     assert info["component"] == "cache"
     assert info["initial"] == "empty"
-    assert info["source"] == "db-primary"
+    assert info["source"] == "db"
     assert "ttl" in info["learns_stale_by"] and "delete" in info["learns_stale_by"]
 
 

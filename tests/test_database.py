@@ -63,7 +63,7 @@ def test_versions_per_key_are_consecutive_and_increase_with_commit_time():
     h = simulator.run(data, seed=3).history
     truth = h.truth
     assert len(truth) > 100
-    assert set(truth["source"]) == {"db-primary"}
+    assert set(truth["source"]) == {"db"}
     for _, rows in truth.groupby("key"):
         assert list(rows["version"]) == list(range(1, len(rows) + 1))
         assert rows["commit_s"].is_monotonic_increasing
@@ -123,8 +123,8 @@ def test_async_replica_with_random_latency_never_goes_back_and_catches_up():
 def test_replica_ignores_an_older_version_that_arrives_after_a_newer_one():
     world = world_of(scenario(db={"replicas": 1}))
     net, replica = world.network, world.network.nodes["db-replica-1"]
-    net.send("db-primary", "db-replica-1", "apply", (0, 3))
-    world.sim.after(0.0005, lambda _: net.send("db-primary", "db-replica-1", "apply", (0, 2)))
+    net.send("db-primary", "db-replica-1", "apply", (0, 3, 1))
+    world.sim.after(0.0005, lambda _: net.send("db-primary", "db-replica-1", "apply", (0, 2, 1)))
     world.sim.run(0.1)
     assert replica.held == {0: 3}
     copies = world.sim.record.history({}).copies
@@ -229,7 +229,7 @@ def test_primary_crash_keeps_committed_versions_and_loses_writes_in_flight():
     assert versions == [1, 2, 3, 4]   # the lost write used no version
     truth = world.sim.record.history({}).truth
     assert list(truth["version"]) == [1, 2, 3, 4]
-    assert primary.committed == {0: 4}
+    assert primary.held == {0: 4}
 
 
 def test_reads_after_a_primary_crash_return_what_was_committed_before_it():
@@ -324,7 +324,7 @@ def test_semi_sync_commits_after_the_kth_fastest_replica():
         assert len(writes) > 100
         # client -> primary, the round trip to the acks-th replica, primary -> client
         assert np.allclose(writes["complete_s"] - writes["invoke_s"], 0.002 + 2 * slowest), acks
-        assert (h.truth["source"] == "db-primary").all()
+        assert (h.truth["source"] == "db").all()
 
 
 def test_semi_sync_needs_no_more_acks_than_replicas():

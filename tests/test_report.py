@@ -32,11 +32,11 @@ def result():
 
 def test_state_map_lists_the_truth_and_every_copy(result):
     table = report.state_map(result)
-    assert list(table["copy"]) == ["db-primary", "db-replica-1", "cache"]
+    assert list(table["copy"]) == ["db", "db-primary", "db-replica-1", "cache"]
     truth = table.iloc[0]
     assert truth["kind"] == "source of truth" and truth["component"] == "db"
     cache = table.set_index("copy").loc["cache"]
-    assert cache["source of truth"] == "db-primary"
+    assert cache["source of truth"] == "db"
     assert "ttl" in cache["how a reader learns it is stale"]
     served = result.stale_reads[result.stale_reads["served_by"] == "cache"]
     assert cache["stale reads served"] == f"{int(served['stale'].sum())} of {len(served)}"

@@ -178,7 +178,7 @@ def test_local_cache_copies_are_listed_and_lost_in_a_deploy():
     for name in ("api-1/local", "api-2/local"):
         assert info.loc[name, "component"] == "api"
         assert info.loc[name, "initial"] == "empty"
-        assert info.loc[name, "source"] == "db-primary"
+        assert info.loc[name, "source"] == "db"
     served = set(h.ops.loc[h.ops["status"] == "ok", "served_by"])
     assert {"api-1/local", "api-2/local"} <= served
     copies = h.copies

@@ -220,4 +220,4 @@ def test_each_copy_is_held_against_its_own_source_of_truth():
     # The sessions replica never saw a write of its own source: never behind.
     assert not (result.windows["copy"] == "sessions-replica-1").any()
     assert (result.windows["copy"] == "db-replica-1").any()
-    assert set(result.history.truth["source"]) == {"db-primary"}
+    assert set(result.history.truth["source"]) == {"db"}

@@ -2,6 +2,7 @@
 
 - :func:`stale_reads`: one row per ``ok`` read, stale or phantom against the truth;
 - :func:`windows`: inconsistency windows (behind or phantom) of every copy;
+- :func:`lost_writes`: acknowledged writes that did not survive (failover, split brain);
 - :func:`phases`: availability and stale fraction overall and around each fault;
 - :func:`availability_by`: availability per value of an ``ops`` column;
 - :func:`t_visibility`, :func:`k_staleness`: PBS curves measured from the reads;
@@ -16,6 +17,7 @@ from simulator.analysis.cap import cap_row
 from simulator.analysis.consistency import after_delta
 from simulator.analysis.convergence import time_to_converge
 from simulator.analysis.latency import error_breakdown, percentiles_over_time
+from simulator.analysis.lost import lost_writes
 from simulator.analysis.phases import availability, availability_by, phases
 from simulator.analysis.stale import stale_reads
 from simulator.analysis.summary import summary
@@ -29,6 +31,7 @@ __all__ = [
     "cap_row",
     "error_breakdown",
     "k_staleness",
+    "lost_writes",
     "percentiles_over_time",
     "phases",
     "stale_reads",

@@ -67,9 +67,18 @@ def scoped_keys(keys: np.ndarray, sources: np.ndarray) -> np.ndarray:
     return np.asarray(sources, dtype=np.int64) * KEY_SPACE + np.asarray(keys, dtype=np.int64)
 
 
+def surviving(history: History) -> pd.DataFrame:
+    """The truth rows that were never lost: the lineage every read is held against."""
+    truth = history.truth
+    lost = truth["lost_s"].notna()
+    return truth[~lost] if lost.any() else truth
+
+
 @dataclass(frozen=True)
 class Truth:
-    """The truth timeline sorted by scoped key, then commit time (so also by version)."""
+    """The surviving truth timeline sorted by scoped key, then commit time (so also
+    by version).  A version lost in a failover is not part of it: a copy or a
+    read holding one holds a phantom."""
 
     key: np.ndarray
     version: np.ndarray
@@ -77,7 +86,7 @@ class Truth:
 
     @classmethod
     def of(cls, history: History) -> "Truth":
-        truth = history.truth
+        truth = surviving(history)
         codes = source_codes(history)
         source = truth["source"].map(codes).fillna(0).to_numpy(np.int64)
         key = scoped_keys(truth["key"].to_numpy(np.int64), source)

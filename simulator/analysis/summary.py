@@ -20,6 +20,7 @@ from simulator.analysis.cap import cap_row
 from simulator.analysis.consistency import after_delta
 from simulator.analysis.convergence import time_to_converge
 from simulator.analysis.latency import error_breakdown
+from simulator.analysis.lost import HOW, lost_writes
 from simulator.analysis.phases import STATUSES, availability_by, phases as phase_table
 from simulator.analysis.stale import stale_reads
 from simulator.analysis.windows import overlap_union, windows as window_table
@@ -137,6 +138,14 @@ def _staleness(stale: pd.DataFrame) -> dict:
     return {"versions": versions, "time_s": _distribution(stale["staleness_s"].to_numpy(np.float64))}
 
 
+def _writes(ops: pd.DataFrame, lost: pd.DataFrame) -> dict:
+    counts = _status_counts(ops.loc[(ops["op"] == "write").to_numpy(), "status"])
+    how = lost["how"].value_counts()
+    return {**counts, "lost": int(len(lost)),
+            "lost_fraction": plain(len(lost) / counts["ok"]) if counts["ok"] else None,
+            "lost_by_how": {name: int(how.get(name, 0)) for name in HOW}}
+
+
 def _consistency_after(history: History, windows: pd.DataFrame) -> dict:
     table = after_delta(history, windows=windows)
     result: dict = {}
@@ -172,6 +181,7 @@ def summary(
     stale: pd.DataFrame | None = None,
     windows: pd.DataFrame | None = None,
     phases: pd.DataFrame | None = None,
+    lost: pd.DataFrame | None = None,
 ) -> dict:
     """Headline metrics of a run.
 
@@ -191,6 +201,9 @@ def summary(
     - ``convergence``: one dict per fault (:func:`time_to_converge`);
     - ``cap``: the CAP/PACELC row (:func:`cap_row`);
     - ``errors``: operations not ``ok`` by op, status and cause (:func:`error_breakdown`);
+    - in ``writes``, ``lost`` (acknowledged writes that did not survive,
+      :func:`lost_writes`), ``lost_fraction`` of the ``ok`` writes and
+      ``lost_by_how``;
     - in ``windows``, ``p90_s``, and per copy ``p50_s``, ``p90_s``, ``p99_s`` and
       ``fraction_time_divergent``; in each phase, ``latency_p99_s``.
     """
@@ -200,6 +213,8 @@ def summary(
         windows = window_table(history)
     if phases is None:
         phases = phase_table(history, stale=stale, windows=windows)
+    if lost is None:
+        lost = lost_writes(history)
 
     ops = history.ops
     is_read = (ops["op"] == "read").to_numpy()
@@ -226,7 +241,7 @@ def summary(
             "max_missed_versions": int(stale["missed_versions"].max()) if reads_ok else 0,
             "max_staleness_s": plain(stale["staleness_s"].max()) if reads_stale else None,
         },
-        "writes": _status_counts(ops.loc[(ops["op"] == "write").to_numpy(), "status"]),
+        "writes": _writes(ops, lost),
         "by_node": _by_node(history),
         "windows": _window_summary(history, windows),
         "phases": [

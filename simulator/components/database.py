@@ -1,4 +1,4 @@
-"""A database: a primary (the source of truth) and zero or more replicas.
+"""A database: one primary (where writes commit) and zero or more replicas.
 
 Writes commit at the primary after a disk-write latency.  With ``async``
 replication the commit happens then and each replica is sent the new version
@@ -7,12 +7,40 @@ acknowledgement, with ``semi-sync`` for ``acks`` of them.  A replica writes
 what it receives to its own disk (the same ``disk_write`` latency) before it
 applies and acknowledges it.  Per key, versions are assigned in the order the
 disk writes finish and commit in that order.  ``applier: single`` makes each
-replica a replication log: entries arrive in order (FIFO links from the
-primary) and are written one at a time.  Replication is reliable in the end: an entry
-a replica has not acknowledged is sent again every ``replication_retry``, so a
-replica cut off by a partition catches up after the heal.  Replicas apply by
-version and never go back to an older one.  Committed data and replica
-contents are durable: a crash loses only writes still in flight.
+replica a replication log: entries arrive in order (FIFO links) and are
+written one at a time.  Replication is reliable in the end: an entry a replica
+has not acknowledged is sent again every ``replication_retry``, so a replica
+cut off by a partition catches up after the heal.  Replicas apply by version
+and never go back to an older one, except when they rejoin after a failover
+(below).  Committed data and replica contents are durable: a crash loses only
+writes still in flight.
+
+Failover (``failover:``).  A monitor node (``<name>-monitor``, like Redis
+Sentinel or Orchestrator) pings every database node each ``heartbeat``.  When
+the primary has not answered for ``after``, it promotes the replica that holds
+the most (the highest sum of versions) among those that answered the last
+round, under a new *term*.  Nodes learn a newer term from the monitor's pings:
+a primary that learns it was replaced steps down, and every node of an older
+term rejoins the new primary with a full resync (it takes the new primary's
+contents, going back where it held writes the new primary never had).  Callers
+learn who the primary is from the monitor too (it tells every node that has
+called the database, each round), so a caller cut off from the monitor keeps
+writing to the old primary: with ``fencing: none`` that primary keeps
+accepting writes (split brain); with ``fencing: lease`` it refuses writes once
+it has not heard the monitor for ``after``, which is before the monitor may
+promote anyone.
+
+What the truth is across a failover.  The truth of a database is the lineage
+that survives: versions come from one counter per key for the whole database,
+so they stay unique; a version committed by a primary and missing from the
+replica promoted after it is *lost* at the promotion, and a version committed
+by a primary that was already replaced is lost at once.  Lost versions keep
+their row in the truth table, with the time they were lost (``lost_s``); the
+analysis holds every read and copy against the surviving versions, so a read
+of a lost version is a phantom, and an acknowledged write whose version was
+lost is a lost write.  A version the promoted replica holds but no primary had
+committed yet (a synchronous write still waiting for acks) commits at the
+promotion.
 """
 
 from __future__ import annotations
@@ -21,19 +49,34 @@ from collections import deque
 
 from ..distributions import ZERO, build
 from ..network import Node
-from ..schema import Field, choice, distribution, duration, integer
+from ..schema import Field, choice, distribution, duration, integer, record
 from .base import Component
+
+PRIMARY, REPLICA = "primary", "replica"
 
 
 class DatabaseNode(Node):
-    """A node of a database: it has a disk, which a slow-writes fault can slow down."""
+    """A node of a database, primary or replica: it has a disk (which a
+    slow-writes fault can slow down) and holds one version per key."""
 
-    def __init__(self, name: str, db: "Database") -> None:
+    def __init__(self, name: str, db: "Database", primary: bool) -> None:
         super().__init__(name, db.network)
         self.db = db
         self.stream = db.sim.streams[f"node:{name}"]
         self.slow: list = []  # extra disk latency from slow-writes faults
         self.processing = {"read": db.read_time}
+        self.held: dict[int, int] = {}  # key -> version held (a primary's are committed)
+        self.position = 0  # sum of held versions: how far along this copy is
+        self.term = 1      # the newest failover term this node knows of
+        self.synced = True  # a node rejoining after a failover is not, until resynced
+        self.syncing = False
+        self.heard = 0.0   # when the monitor last pinged it (its lease, with fencing)
+        # as a replica: the replication log waiting for the disk (single applier)
+        self.log: deque = deque()
+        self.applying = False
+        self.role = REPLICA
+        if primary:
+            self._lead()
 
     def disk_latency(self) -> float:
         delay = self.db.disk_write.sample(self.stream)
@@ -41,20 +84,31 @@ class DatabaseNode(Node):
             delay += extra.sample(self.stream)
         return delay
 
+    def _hold(self, key: int, version: int, change: str) -> None:
+        self.position += version - self.held.get(key, 0)
+        self.held[key] = version
+        self.sim.record.copy_change(self.sim.env.now, self.name, key, version, change)
 
-class Primary(DatabaseNode):
-    def __init__(self, name: str, db: "Database") -> None:
-        super().__init__(name, db)
-        self.committed: dict[int, int] = {}  # key -> latest committed version
-        self.assigned: dict[int, int] = {}   # key -> latest assigned version
-        self.pending: dict[int, list] = {}   # key -> [[version, acks_needed, message]...]
-        self.acked: dict[str, dict[int, int]] = {r: {} for r in db.replica_names}
+    # --- as the primary --------------------------------------------------------
+    def _lead(self) -> None:
+        self.role = PRIMARY
+        self.others = [n for n in self.db.node_list if n != self.name]
+        self.pending: dict[int, list] = {}  # key -> [[version, acks_needed, message, writer]...]
+        self.acked: dict[str, dict[int, int]] = {r: {} for r in self.others}
         # Entries shipped and not yet known to be acknowledged, per replica, in
         # the order they become due for a resend; one alarm per replica.
-        self.unacked: dict[str, deque] = {r: deque() for r in db.replica_names}
-        self.resend_armed: dict[str, bool] = dict.fromkeys(db.replica_names, False)
+        self.unacked: dict[str, deque] = {r: deque() for r in self.others}
+        self.resend_armed: dict[str, bool] = dict.fromkeys(self.others, False)
+        self.log.clear()
+        self.applying = False
 
     def on_write(self, message) -> None:
+        if self.role != PRIMARY:
+            self.network.reply(message, "fail", "read-only")
+            return
+        if self.db.fenced(self):
+            self.network.reply(message, "fail", "fenced")
+            return
         delay = self.disk_latency()
         if delay > 0:
             self.after(delay, self._written, (message, self.epoch))
@@ -63,27 +117,29 @@ class Primary(DatabaseNode):
 
     def _written(self, item) -> None:
         message, epoch = item
-        if epoch != self.epoch:
-            return  # lost in a crash before it reached the disk
+        if epoch != self.epoch or self.role != PRIMARY:
+            return  # lost in a crash before it reached the disk, or stepped down
         # args: (key, index of the writing operation) or just the key
         key, writer = message.args if isinstance(message.args, tuple) else (message.args, -1)
-        version = self.assigned.get(key, 0) + 1
-        self.assigned[key] = version
+        version = self.db.assigned.get(key, 0) + 1
+        self.db.assigned[key] = version
         if self.db.acks_needed:
             self.pending.setdefault(key, []).append(
                 [version, self.db.acks_needed, message, writer])
+            if self.db.failover:
+                self.db.writers[(key, version)] = writer
         else:
             self._commit(key, version, message, writer)
-        for replica in self.db.replica_names:
+        for replica in self.others:
             self._ship(replica, key, version)
 
     def _commit(self, key: int, version: int, message, writer: int) -> None:
-        self.committed[key] = version
-        self.sim.record.commit(key, version, self.sim.env.now, self.name, writer)
+        self._hold(key, version, "commit")
+        self.db.committed(self, key, version, writer)
         self.network.reply(message, "ok", (version, self.name))
 
     def _ship(self, replica: str, key: int, version: int) -> None:
-        self.network.send(self.name, replica, "apply", (key, version))
+        self.network.send(self.name, replica, "apply", (key, version, self.term))
         self.unacked[replica].append((self.sim.env.now + self.db.retry, key, version,
                                       self.epoch))
         if not self.resend_armed[replica]:
@@ -92,6 +148,8 @@ class Primary(DatabaseNode):
 
     def _resend(self, replica: str) -> None:
         """Send again what ``replica`` has not acknowledged within ``replication_retry``."""
+        if self.role != PRIMARY:
+            return
         queue, acked, now = self.unacked[replica], self.acked[replica], self.sim.env.now
         due = []
         while queue and (queue[0][0] - now <= 1e-12 or queue[0][3] != self.epoch
@@ -107,11 +165,13 @@ class Primary(DatabaseNode):
             self.resend_armed[replica] = False
 
     def on_ack(self, message) -> None:
-        replica, (key, version) = message.src, message.args
-        acked = self.acked[replica]
-        if acked.get(key, 0) >= version:
+        key, version, term = message.args
+        if self.role != PRIMARY or term != self.term:
             return
+        acked = self.acked[message.src]
         previous = acked.get(key, 0)
+        if previous >= version:
+            return
         acked[key] = version
         queue = self.pending.get(key)
         if queue:
@@ -122,33 +182,19 @@ class Primary(DatabaseNode):
                 entry_version, _, request, writer = queue.pop(0)
                 self._commit(key, entry_version, request, writer)
 
-    def on_read(self, message) -> None:  # read_time is folded into the delivery
-        key = message.args[0] if isinstance(message.args, tuple) else message.args
-        self.network.reply(message, "ok", (self.committed.get(key, 0), self.name))
+    def on_sync(self, message) -> None:
+        """A node rejoining under this primary's term asks for its whole contents."""
+        if self.role != PRIMARY or message.args != self.term:
+            self.network.reply(message, "fail", "not-primary")
+            return
+        snapshot = dict(self.held)
+        self.acked[message.src] = dict(snapshot)
+        self.network.reply(message, "ok", snapshot)
 
-    def on_stop(self, how: str) -> None:
-        # Writes not yet committed are lost with the process; their versions
-        # are never reused, so a replica that applied one holds a phantom.
-        # What was shipped is shipped again from the log at the restart.
-        self.pending.clear()
-        for queue in self.unacked.values():
-            queue.clear()
-
-    def on_start(self) -> None:
-        for replica, acked in self.acked.items():
-            for key, version in self.committed.items():
-                if acked.get(key, 0) < version:
-                    self._ship(replica, key, version)
-
-
-class Replica(DatabaseNode):
-    def __init__(self, name: str, db: "Database") -> None:
-        super().__init__(name, db)
-        self.held: dict[int, int] = {}
-        self.log: deque = deque()  # single applier: entries waiting for the disk
-        self.applying = False
-
+    # --- as a replica ------------------------------------------------------------
     def on_apply(self, message) -> None:
+        if self.role != REPLICA or not self.synced or message.args[2] != self.term:
+            return  # from a primary of another term: not this node's lineage
         if self.db.single_applier:
             self.log.append(message)
             if not self.applying:
@@ -172,22 +218,18 @@ class Replica(DatabaseNode):
         self.applying = True
         self.after(self.disk_latency(), self._apply, (self.log.popleft(), self.epoch))
 
-    def on_stop(self, how: str) -> None:
-        self.log.clear()  # what had not reached the disk is shipped again later
-        self.applying = False
-
     def _apply(self, item) -> None:
         message, epoch = item
-        if epoch != self.epoch:
-            return  # lost in a crash before it reached the disk
+        if epoch != self.epoch or self.role != REPLICA or message.args[2] != self.term:
+            return  # lost in a crash before it reached the disk, or a failover came first
         if self.db.single_applier:
             self._next_entry()
-        key, version = message.args
+        key, version, _ = message.args
         if version > self.held.get(key, 0):
-            self.held[key] = version
-            self.sim.record.copy_change(self.sim.env.now, self.name, key, version, "apply")
-        self.network.send(self.name, message.src, "ack", (key, version))
+            self._hold(key, version, "apply")
+        self.network.send(self.name, message.src, "ack", message.args)
 
+    # --- both ------------------------------------------------------------------
     def on_read(self, message) -> None:  # read_time is folded into the delivery
         key, token = message.args if isinstance(message.args, tuple) else (message.args, 0)
         held = self.held.get(key, 0)
@@ -196,10 +238,146 @@ class Replica(DatabaseNode):
         else:
             self.network.reply(message, "ok", (held, self.name))
 
+    def on_ping(self, message) -> None:
+        """The monitor's heartbeat, carrying its term and primary."""
+        term, primary = message.args
+        if term >= self.term:
+            self.heard = self.sim.env.now
+        if term > self.term:
+            self._learn(term, primary)
+        elif self.role == REPLICA and not self.synced and not self.syncing:
+            self._resync(primary)
+        self.network.reply(message, "ok", (self.term, self.role, self.position, self.synced))
+
+    def on_promote(self, message) -> None:
+        term = message.args
+        if term <= self.term or self.role == PRIMARY:
+            self.network.reply(message, "fail", "stale-term")
+            return
+        self.term = term
+        self._lead()
+        self.db.promoted(self, term)
+        self.network.reply(message, "ok", term)
+
+    def _learn(self, term: int, primary: str) -> None:
+        """A newer term: step down if this node led, and rejoin the new primary."""
+        if self.role == PRIMARY:
+            self.sim.record.event(self.sim.env.now, self.name, "step-down",
+                                  f"term {self.term} -> {term}")
+            self.pending.clear()  # their writers get no answer: indeterminate
+            self.role = REPLICA
+        self.term = term
+        self.synced = False
+        self.log.clear()
+        self.applying = False
+        if primary != self.name:
+            self._resync(primary)
+
+    def _resync(self, primary: str) -> None:
+        self.syncing = True
+        term = self.term
+        pending = self.network.request(self.name, primary, "sync", term, self.db.heartbeat)
+        pending.then = lambda reply: self._synced(term, reply)
+
+    def _synced(self, term: int, reply) -> None:
+        self.syncing = False
+        if reply.status != "ok" or term != self.term or self.synced or not self.up:
+            return  # tried again at the next ping
+        snapshot = reply.value
+        changed = 0
+        for key in list(self.held) + [k for k in snapshot if k not in self.held]:
+            version = snapshot.get(key, 0)
+            if version != self.held.get(key, 0):
+                self._hold(key, version, "resync")
+                changed += 1
+        self.synced = True
+        self.sim.record.event(self.sim.env.now, self.name, "resync",
+                              f"term {term}: {changed} keys changed")
+
+    def on_stop(self, how: str) -> None:
+        self.log.clear()  # what had not reached the disk is shipped again later
+        self.applying = False
+        self.syncing = False
+        if self.role == PRIMARY:
+            # Writes not yet committed are lost with the process; their versions
+            # are never reused, so a replica that applied one holds a phantom.
+            # What was shipped is shipped again from the log at the restart.
+            self.pending.clear()
+            for queue in self.unacked.values():
+                queue.clear()
+
+    def on_start(self) -> None:
+        if self.role != PRIMARY:
+            return
+        for replica, acked in self.acked.items():
+            for key, version in self.held.items():
+                if acked.get(key, 0) < version:
+                    self._ship(replica, key, version)
+
+
+class Monitor(Node):
+    """Watches the primary and promotes a replica when it stays unreachable."""
+
+    def __init__(self, name: str, db: "Database") -> None:
+        super().__init__(name, db.network)
+        self.db = db
+        self.term = 1
+        self.primary = db.node_list[0]
+        self.next_term = 2
+        self.last_ok = 0.0  # the primary's last answer
+        self.round = 0
+        self.answers: dict[str, tuple] = {}  # node -> (round, term, role, position, synced)
+        self.promoting = False
+
+    def start(self) -> None:
+        self.after(0.0, self._round)
+
+    def _round(self, _=None) -> None:
+        self.after(self.db.heartbeat, self._round)
+        if not self.up:
+            return  # a crashed or stopped monitor watches nothing; it keeps its memory
+        self.round += 1
+        now = self.sim.env.now
+        if now - self.last_ok >= self.db.failover_after - 1e-12 and not self.promoting:
+            self._promote()
+        for node in self.db.node_list:
+            pending = self.network.request(self.name, node, "ping", (self.term, self.primary),
+                                           self.db.heartbeat)
+            pending.then = self._answered(node, self.round)
+        for caller in self.db.callers:
+            self.network.send(self.name, caller, "discover", (self.db.name, self.term,
+                                                              self.primary))
+
+    def _answered(self, node: str, round_: int):
+        def then(reply) -> None:
+            if reply.status != "ok":
+                return
+            term, role, position, synced = reply.value
+            self.answers[node] = (round_, term, role, position, synced)
+            if node == self.primary and term == self.term and role == PRIMARY:
+                self.last_ok = self.sim.env.now
+        return then
+
+    def _promote(self) -> None:
+        candidates = [(-answer[3], node) for node, answer in self.answers.items()
+                      if node != self.primary and answer[0] == self.round - 1
+                      and answer[1] == self.term and answer[2] == REPLICA and answer[4]]
+        if not candidates:
+            return
+        node = min(candidates)[1]
+        term, self.next_term = self.next_term, self.next_term + 1
+        self.promoting = True
+
+        def then(reply) -> None:
+            self.promoting = False
+            if reply.status == "ok":
+                self.term, self.primary, self.last_ok = term, node, self.sim.env.now
+        self.network.request(self.name, node, "promote", term, self.db.heartbeat).then = then
+
 
 class Database(Component):
     kind = "database"
-    summary = "a primary (source of truth) with optional replicas, sync or async replication"
+    summary = "a primary with optional replicas, sync or async replication, optional failover"
     schema = {
         "replicas": Field(integer(0, 64), 0, "number of read replicas"),
         "replication": Field(choice("async", "sync", "semi-sync"), "async",
@@ -221,6 +399,19 @@ class Database(Component):
         "session": Field(choice("none", "read-your-writes"), "none",
                          "read-your-writes: a reader carries the last version it wrote; a "
                          "replica behind it sends the read to the primary"),
+        "failover": Field(record({
+            "after": Field(duration(positive=True), "3s",
+                           "promote a replica when the primary has not answered the monitor "
+                           "for this long"),
+            "heartbeat": Field(duration(positive=True), "500ms",
+                               "how often the monitor pings every node (and tells callers "
+                               "who the primary is)"),
+            "fencing": Field(choice("none", "lease"), "none",
+                             "none: a primary that was replaced keeps accepting writes until "
+                             "it hears of it (split brain); lease: a primary refuses writes "
+                             "when it has not heard the monitor for `after`"),
+        }, what="failover"), None, "automatic failover by a monitor node <name>-monitor "
+                                   "(off when left out)"),
     }
 
     @staticmethod
@@ -228,16 +419,22 @@ class Database(Component):
         if config["replication"] == "semi-sync" and config["acks"] > config["replicas"]:
             ctx.fail(path + ("acks",), f"semi-sync waits for {config['acks']} acks but there "
                                        f"are only {config['replicas']} replicas")
+        if config["failover"] is not None and config["replicas"] == 0:
+            ctx.fail(path + ("failover",), "failover needs at least one replica to promote")
 
     @staticmethod
     def node_names(name: str, config: dict) -> list[str]:
-        return [f"{name}-primary"] + [f"{name}-replica-{i + 1}"
-                                      for i in range(config["replicas"])]
+        names = [f"{name}-primary"] + [f"{name}-replica-{i + 1}"
+                                       for i in range(config["replicas"])]
+        if config["failover"] is not None:
+            names.append(f"{name}-monitor")
+        return names
 
     def __init__(self, name: str, config: dict, world) -> None:
         super().__init__(name, config, world)
-        names = self.node_names(name, config)
-        self.replica_names = names[1:]
+        self.node_list = [f"{name}-primary"] + [f"{name}-replica-{i + 1}"
+                                                for i in range(config["replicas"])]
+        self.replica_names = self.node_list[1:]
         mode = config["replication"]
         #: replica acknowledgements a commit waits for (0: it does not wait)
         self.acks_needed = {"async": 0, "sync": len(self.replica_names),
@@ -246,22 +443,88 @@ class Database(Component):
         self.single_applier = config["applier"] == "single"
         self.disk_write = build(config["disk_write"])
         self.read_time = build(config["read_time"]) if config["read_time"] else ZERO
-        self.primary = Primary(names[0], self)
-        self.replicas = [Replica(n, self) for n in self.replica_names]
+        failover = config["failover"]
+        self.failover = failover is not None
+        self.failover_after = failover["after"] if failover else 0.0
+        self.heartbeat = failover["heartbeat"] if failover else 0.0
+        self.lease = failover is not None and failover["fencing"] == "lease"
+        self.assigned: dict[int, int] = {}  # key -> latest version assigned, by any primary
+        self.term = 1  # the term of the newest promotion that happened
+        #: key -> versions committed in the lineage that survives so far (failover only)
+        self.lineage: dict[int, list[int]] = {}
+        #: (key, version) -> writer, for versions assigned but not yet committed
+        self.writers: dict[tuple[int, int], int] = {}
+        #: the nodes that called this database, in order: the monitor tells them the primary
+        self.callers: dict[str, None] = {}
+        self.primary = DatabaseNode(self.node_list[0], self, primary=True)
+        self.replicas = [DatabaseNode(n, self, primary=False) for n in self.replica_names]
+        self.nodes = [self.primary] + self.replicas
+        self.monitor = Monitor(f"{name}-monitor", self) if self.failover else None
         self.stream = self.sim.streams[f"component:{name}"]
         self.nearest = config["read_from"] == "nearest"
         self._nearest: dict[str, str] = {}
         self.read_your_writes = config["session"] == "read-your-writes"
-        if config["read_from"] == "primary" or not self.replicas:
+        self.reads_primary = config["read_from"] == "primary" or not self.replicas
+        if self.reads_primary:
             self._read_nodes = [self.primary.name]
         elif config["read_from"] == "replica":
             self._read_nodes = list(self.replica_names)
         else:
-            self._read_nodes = [self.primary.name] + list(self.replica_names)
+            self._read_nodes = list(self.node_list)
+
+    def start(self) -> None:
+        if self.monitor is not None:
+            self.monitor.start()
 
     @property
     def truth(self) -> str:
-        return self.primary.name
+        """The name of this source of truth in the history: the database itself."""
+        return self.name
+
+    # --- the truth across failovers -----------------------------------------------
+    def committed(self, node: DatabaseNode, key: int, version: int, writer: int) -> None:
+        """``node`` committed ``version`` of ``key`` as primary."""
+        now = self.sim.env.now
+        self.sim.record.commit(key, version, now, self.name, writer)
+        if not self.failover:
+            return
+        self.writers.pop((key, version), None)
+        if node.term == self.term:
+            self.lineage.setdefault(key, []).append(version)
+        else:  # a primary that was already replaced: this write cannot survive
+            self.sim.record.lose(key, version, now, self.name)
+
+    def promoted(self, node: DatabaseNode, term: int) -> None:
+        """``node`` became primary under ``term``: what it lacks of the lineage is lost."""
+        record, now = self.sim.record, self.sim.env.now
+        record.event(now, node.name, "promoted", f"term {term}")
+        if term <= self.term:
+            return  # a newer promotion already happened: this primary is replaced from birth
+        self.term = term
+        held = node.held
+        for key, versions in self.lineage.items():
+            mine = held.get(key, 0)
+            while versions and versions[-1] > mine:
+                record.lose(key, versions.pop(), now, self.name)
+        for key, version in held.items():  # held but never committed: commits now
+            versions = self.lineage.setdefault(key, [])
+            if version > (versions[-1] if versions else 0):
+                versions.append(version)
+                record.commit(key, version, now, self.name,
+                              self.writers.pop((key, version), -1))
+
+    def fenced(self, node: DatabaseNode) -> bool:
+        """Whether lease fencing stops ``node`` from accepting writes right now."""
+        return self.lease and self.sim.env.now - node.heard >= self.failover_after
+
+    # --- callers -----------------------------------------------------------------
+    def primary_for(self, caller: str) -> str:
+        """Where ``caller`` believes the primary is (the monitor tells it)."""
+        if not self.failover:
+            return self.primary.name
+        self.callers[caller] = None
+        view = self.network.nodes[caller].views.get(self.name)
+        return view[1] if view is not None else self.primary.name
 
     def read(self, caller: str, key: int, timeout: float, token: int = 0):
         """Read ``key`` from where ``read_from`` says (a flow): ``(status, value)``.
@@ -278,19 +541,25 @@ class Database(Component):
                 left = deadline - self.sim.env.now  # both tries within the one timeout
                 if left <= 0:
                     return "timeout", "timeout"
-                got = yield self.network.request(caller, self.truth, "read", key, left)
+                got = yield self.network.request(caller, self.primary_for(caller), "read",
+                                                 key, left)
         else:
             got = yield self.network.request(caller, node, "read", key, timeout)
         return got.status, got.value
 
     def write(self, caller: str, key: int, writer: int, timeout: float):
         """Write ``key`` at the primary (a flow): ``(status, value)``."""
-        got = yield self.network.request(caller, self.truth, "write", (key, writer), timeout)
+        got = yield self.network.request(caller, self.primary_for(caller), "write",
+                                         (key, writer), timeout)
         return got.status, got.value
 
     def read_node(self, caller: str | None = None) -> str:
         """Where the next read from ``caller`` goes."""
+        if self.reads_primary:
+            return self.primary_for(caller) if caller is not None else self.primary.name
         nodes = self._read_nodes
+        if self.failover and caller is not None:
+            self.callers[caller] = None
         if self.nearest and caller is not None:
             nearest = self._nearest.get(caller)
             if nearest is None:  # the lowest mean link latency from the caller
@@ -303,6 +572,13 @@ class Database(Component):
         mode = {"async": "asynchronous", "sync": "synchronous",
                 "semi-sync": f"semi-synchronous, {self.config['acks']} of "
                              f"{len(self.replica_names)} acks"}[self.config["replication"]]
-        return [{"copy": r, "component": self.name, "kind": "replica", "source": self.truth,
-                 "initial": "v0", "learns_stale_by": f"none ({mode} replication stream)"}
-                for r in self.replica_names]
+        rejoin = "; after a failover, the monitor's next ping and a resync" \
+            if self.failover else ""
+        primary = {"copy": self.primary.name, "component": self.name, "kind": "primary",
+                   "source": self.truth, "initial": "v0",
+                   "learns_stale_by": "it commits every write" + (
+                       " while it is primary" + rejoin if self.failover else "")}
+        return [primary] + [{"copy": r, "component": self.name, "kind": "replica",
+                             "source": self.truth, "initial": "v0",
+                             "learns_stale_by": f"none ({mode} replication stream){rejoin}"}
+                            for r in self.replica_names]

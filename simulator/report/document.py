@@ -35,6 +35,13 @@ def _sections(result):
     yield "Phases", tables.phases(summary)
     if len(result.history.faults):
         yield "Faults", tables.faults(result)
+    if len(result.history.events):
+        yield "What the components did (failover)", tables.events(result)
+    lost = result.lost_writes
+    if len(lost):
+        shown = min(len(lost), tables.LOST_SHOWN)
+        yield (f"Lost writes (acknowledged, then gone; {shown} of {len(lost)} shown)",
+               tables.lost_writes(result))
 
 
 def _title(result) -> tuple[str, str]:

@@ -30,6 +30,8 @@ def headline(summary: dict) -> list[tuple[str, str]]:
         ("stale reads", f"{reads['stale']} of {reads['ok']} ok reads "
                         f"({pct(reads['stale_fraction'])})"),
         ("phantom reads", str(reads.get("phantom", 0))),
+        ("lost writes", f"{summary['writes'].get('lost', 0)} of {summary['writes']['ok']} ok "
+                        f"writes"),
         ("inconsistency windows", f"{windows['count']}, {windows['open_at_end']} still open "
                                   f"at the end"),
         ("window duration", f"p50 {secs(windows['p50_s'])}, p99 {secs(windows['p99_s'])}, "
@@ -87,3 +89,23 @@ def faults(result) -> pd.DataFrame:
     return pd.DataFrame({"fault": table["fault"], "kind": table["kind"],
                          "from": table["start_s"].map(secs), "to": table["end_s"].map(secs),
                          "targets": table["targets"]})
+
+
+def events(result) -> pd.DataFrame:
+    """What components did on their own: promotions, step-downs, resyncs."""
+    table = result.history.events
+    return pd.DataFrame({"time": table["time_s"].map(secs), "node": table["node"],
+                         "event": table["event"], "detail": table["detail"]})
+
+
+#: Lost writes listed in a report (the rest are counted).
+LOST_SHOWN = 20
+
+
+def lost_writes(result) -> pd.DataFrame:
+    """The first acknowledged writes that did not survive, and how each was lost."""
+    table = result.lost_writes.head(LOST_SHOWN)
+    return pd.DataFrame({"operation": table["index"], "key": table["key"],
+                         "version": table["version"], "acknowledged at":
+                         table["complete_s"].map(secs), "by": table["served_by"],
+                         "lost at": table["lost_s"].map(secs), "how": table["how"]})

@@ -28,6 +28,8 @@ def format_summary(summary: dict) -> str:
         f"  stale reads      {reads['stale']:>9}   {_pct(reads['stale_fraction'])} of "
         f"{reads['ok']} ok reads" + (f", {reads['phantom']} phantom" if reads.get("phantom")
                                      else ""),
+        f"  lost writes      {summary['writes'].get('lost', 0):>9}   of "
+        f"{summary['writes']['ok']} ok writes (acknowledged, then gone)",
         f"  windows          {windows['count']:>9}   {windows['open_at_end']} still open at "
         f"the end; p50 {_secs(windows['p50_s'])}  p99 {_secs(windows['p99_s'])}  "
         f"max {_secs(windows['max_s'])}",
