@@ -44,7 +44,8 @@ class Result:
     @cached_property
     def phases(self) -> pd.DataFrame:
         """Availability and stale fraction overall and before/during/after each fault."""
-        return analysis.phases(self.history, stale=self.stale_reads, windows=self.windows)
+        return analysis.phases(self.history, stale=self.stale_reads, windows=self.windows,
+                               lost=self.lost_writes)
 
     @cached_property
     def summary(self) -> dict:

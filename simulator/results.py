@@ -90,6 +90,7 @@ def write_analysis(result, folder: Path) -> None:
     stale = result.stale_reads
     stale[stale["stale"] | stale["phantom"]].to_csv(folder / "stale_reads.csv", index=False,
                                                     lineterminator="\n")
+    result.lost_writes.to_csv(folder / "lost_writes.csv", index=False, lineterminator="\n")
     result.phases.to_csv(folder / "phases.csv", index=False, lineterminator="\n")
     (folder / "summary.json").write_text(
         json.dumps(result.summary, indent=2, allow_nan=False) + "\n")

@@ -23,7 +23,8 @@ def make_history(
     - ``ops``: ``(op, key, invoke_s, complete_s, status, version[, served_by[, node[, error]]])``;
       ``index`` and ``process`` are the position in the list; ``error`` defaults
       to ``timeout`` for an operation that is not ``ok``;
-    - ``truth``: ``(key, version, commit_s)``;
+    - ``truth``: ``(key, version, commit_s[, lost_s[, writer]])``, not lost and
+      writer unknown (-1) by default;
     - ``copies``: ``(time_s, copy, key, version[, change])``, change defaults to ``apply``;
     - ``copy_info``: ``(copy, initial)`` with initial ``v0`` (a replica) or ``empty`` (a cache);
     - ``faults``: ``(fault, kind, start_s, end_s)``.
@@ -49,7 +50,9 @@ def make_history(
     ]
     frames = {
         "ops": (op_rows, ["index", "process", "op", "key", "invoke_s", "complete_s", "status", "version"]),
-        "truth": ([dict(key=k, version=v, commit_s=t, source="db-primary") for k, v, t in truth],
+        "truth": ([dict(key=r[0], version=r[1], commit_s=r[2], source="db-primary",
+                        lost_s=r[3] if len(r) > 3 else float("nan"),
+                        writer=r[4] if len(r) > 4 else -1) for r in truth],
                   ["key", "version", "commit_s"]),
         "copies": (copy_rows, ["time_s", "copy", "key", "version"]),
         "copy_info": (info_rows, ["copy"]),

@@ -53,6 +53,10 @@ def test_results_folder_is_complete_and_consistent(runs, name):
     assert summary["ops"]["ok"] == int((ops["status"] == "ok").sum())
     assert summary["availability"] == pytest.approx((ops["status"] == "ok").mean())
     assert len(summary["phases"]) == 1 + 3 * len(history.faults)
+    lost = pd.read_csv(out / "lost_writes.csv")
+    assert summary["writes"]["lost"] == len(lost)
+    if len(lost):  # the report lists them, the timeline marks them
+        assert "Lost writes" in (out / "report.md").read_text()
     windows = pd.read_csv(out / "windows.csv")
     assert summary["windows"]["count"] == len(windows)
     assert summary["windows"]["open_at_end"] == int(windows["open"].sum())

@@ -38,8 +38,8 @@ def test_run_writes_every_file_and_the_resolved_scenario_replays(tmp_path):
     assert invoke("run", ROOT / "scenarios/partition.yaml", "--out", out, "--seed", 5, "-q",
                   *SMALL).exit_code == 0
     expected = {"summary.json", "scenario.yaml", "history.json", "ops.csv", "truth.csv",
-                "copies.csv", "copy_info.csv", "faults.csv", "windows.csv", "stale_reads.csv",
-                "phases.csv", "timeline.png"}
+                "copies.csv", "copy_info.csv", "faults.csv", "events.csv", "windows.csv",
+                "stale_reads.csv", "lost_writes.csv", "phases.csv", "timeline.png"}
     assert expected <= {p.name for p in out.iterdir()}
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")], "temporary folder left"
     again = tmp_path / "again"

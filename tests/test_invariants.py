@@ -34,6 +34,10 @@ def systems(draw):
                  "disk_write": {"dist": "exponential", "mean": "2ms"}}
         if replicas == 0:
             store["replication"] = "async"
+        elif draw(st.booleans()):
+            store["failover"] = {"after": draw(st.sampled_from([0.2, 0.5])),
+                                 "heartbeat": 0.1,
+                                 "fencing": draw(st.sampled_from(["none", "lease"]))}
     else:
         n = draw(st.integers(1, 5))
         store = {"kind": "quorum", "replicas": n, "write_quorum": draw(st.integers(1, n)),
@@ -99,24 +103,38 @@ def check_history(world, history):
     for _, mine in ops.sort_values("invoke_s").groupby("process"):
         assert (mine["invoke_s"].to_numpy()[1:] >= mine["complete_s"].to_numpy()[:-1]).all()
         assert (mine["status"].iloc[:-1] != "info").all()
-    # The truth: versions unique and increasing with commit time, per key.
-    truth = history.truth.sort_values(["key", "commit_s", "version"], kind="stable")
+    # The truth: versions unique per key, and the surviving ones increase with
+    # commit time; a version is lost only after it was committed.
+    assert not history.truth.duplicated(["key", "version"]).any()
+    lost = history.truth[history.truth["lost_s"].notna()]
+    assert (lost["lost_s"] >= lost["commit_s"]).all()
+    truth = history.truth[history.truth["lost_s"].isna()].sort_values(
+        ["key", "commit_s", "version"], kind="stable")
     for _, mine in truth.groupby("key"):
-        assert mine["version"].is_monotonic_increasing and mine["version"].is_unique
+        assert mine["version"].is_monotonic_increasing
     # Every acknowledged write is committed.
     writes = ok[ok["op"] == "write"]
     committed = set(zip(history.truth["key"], history.truth["version"]))
     assert all((k, v) in committed for k, v in zip(writes["key"], writes["version"]))
-    # Replicas never go back to an older version.
-    replicas = set(history.copy_info[history.copy_info["kind"] == "replica"]["copy"])
-    applied = history.copies[history.copies["copy"].isin(replicas)]
+    # Database copies never go back to an older version, except when a node
+    # rejoins after a failover (a resync); between resyncs they only grow.
+    nodes = set(history.copy_info[history.copy_info["kind"].isin(["replica", "primary"])]["copy"])
+    applied = history.copies[history.copies["copy"].isin(nodes)]
     for _, mine in applied.groupby(["copy", "key"]):
-        assert mine["version"].is_monotonic_increasing
-    # A read served by a database primary is never stale: it reads the truth itself.
-    from simulator.analysis import stale_reads
-    stale = stale_reads(history)
-    at_primary = stale[stale["served_by"].str.endswith("-primary")]
-    assert not (at_primary["stale"] | at_primary["phantom"]).any()
+        since_resync = (mine["change"] == "resync").cumsum()
+        for _, stretch in mine.groupby(since_resync):
+            assert stretch["version"].is_monotonic_increasing
+    from simulator.analysis import lost_writes, stale_reads
+    if history.events.empty:  # no failover happened
+        # A read served by a database primary is never stale: it reads the truth itself.
+        stale = stale_reads(history)
+        at_primary = stale[stale["served_by"].str.endswith("-primary")]
+        assert not (at_primary["stale"] | at_primary["phantom"]).any()
+        # And no acknowledged write is lost.
+        assert lost_writes(history).empty
+    else:
+        # Only a failover loses writes, and only writes some primary committed.
+        assert (lost_writes(history)["how"] != "never committed").all()
     # Every fault healed: nothing blocked, degraded, held or paused at the end.
     net = world.network
     assert not net.blocked and not net.degradations

@@ -61,7 +61,10 @@ def test_summary_numbers(run):
     assert (result["scenario"], result["seed"], result["version"], result["duration_s"]) == ("tiny", 7, "0.1.0", 10.0)
     assert result["ops"] == {"total": 5, "ok": 3, "fail": 1, "info": 1}
     assert result["availability"] == 0.6
-    assert result["writes"] == {"total": 2, "ok": 1, "fail": 0, "info": 1}
+    assert result["writes"] == {"total": 2, "ok": 1, "fail": 0, "info": 1, "lost": 0,
+                                "lost_fraction": 0.0,
+                                "lost_by_how": {"failover": 0, "replaced primary": 0,
+                                                "never committed": 0}}
     reads = result["reads"]
     assert (reads["ok"], reads["stale"], reads["phantom"]) == (2, 1, 1)
     assert reads["stale_fraction"] == 0.5
@@ -113,7 +116,7 @@ def test_phases_in_summary(run):
     assert listed[1] == {
         "name": "before partition-1", "fault": "partition-1", "start_s": 0.0, "end_s": 1.0,
         "ops": 1, "availability": 1.0, "stale_fraction": None, "latency_p99_s": 0.5,
-        "staleness_p99_s": None, "windows": 0, "window_max_s": None,
+        "staleness_p99_s": None, "windows": 0, "window_max_s": None, "lost_writes": 0,
     }
     # During the partition [1, 3): the replica's window [1, 3), the idle replica's open
     # window from 1 s to the end (9 s) and the cache's phantom from 2 s; the stale read

@@ -38,6 +38,7 @@ PHASE_COLUMNS = [
     "latency_p99_s",
     "windows",
     "window_max_s",
+    "lost_writes",
 ]
 
 STATUSES = ("ok", "fail", "info")
@@ -99,20 +100,25 @@ def _quantile_between(times: np.ndarray, values: np.ndarray, low: np.ndarray,
 
 
 def phases(history: History, stale: pd.DataFrame | None = None,
-           windows: pd.DataFrame | None = None) -> pd.DataFrame:
+           windows: pd.DataFrame | None = None, lost: pd.DataFrame | None = None) -> pd.DataFrame:
     """Availability, stale reads, latency and windows per phase (see the module docstring).
 
     ``stale`` and ``windows`` are the outputs of :func:`stale_reads` and
     :func:`windows`, computed if not given.  ``staleness_p99_s`` is over the
     stale reads invoked in the phase, ``latency_p99_s`` over its ``ok``
     operations; ``windows`` counts the windows that opened in the phase and
-    ``window_max_s`` is the longest of them (open ones measured to the end).
+    ``window_max_s`` is the longest of them (open ones measured to the end);
+    ``lost_writes`` counts the acknowledged writes invoked in the phase that
+    did not survive (``lost``, the output of :func:`lost_writes`).
     """
     if stale is None:
         stale = stale_reads(history)
     if windows is None:
         from simulator.analysis.windows import windows as window_table
         windows = window_table(history)
+    if lost is None:
+        from simulator.analysis.lost import lost_writes
+        lost = lost_writes(history)
     bounds = _phase_bounds(history)
     low, high = bounds["low"].to_numpy(), bounds["high"].to_numpy()
 
@@ -144,6 +150,8 @@ def phases(history: History, stale: pd.DataFrame | None = None,
     table["windows"] = _count_between(starts, {}, low, high)["all"].astype(np.int64)
     table["window_max_s"] = _quantile_between(
         starts, windows["duration_s"].to_numpy(np.float64), low, high, None)
+    table["lost_writes"] = _count_between(
+        lost["invoke_s"].to_numpy(np.float64), {}, low, high)["all"].astype(np.int64)
     return table[PHASE_COLUMNS]
 
 

@@ -211,10 +211,10 @@ def summary(
         stale = stale_reads(history)
     if windows is None:
         windows = window_table(history)
-    if phases is None:
-        phases = phase_table(history, stale=stale, windows=windows)
     if lost is None:
         lost = lost_writes(history)
+    if phases is None:
+        phases = phase_table(history, stale=stale, windows=windows, lost=lost)
 
     ops = history.ops
     is_read = (ops["op"] == "read").to_numpy()
@@ -257,6 +257,7 @@ def summary(
                 "staleness_p99_s": plain(row.staleness_p99_s),
                 "windows": int(row.windows),
                 "window_max_s": plain(row.window_max_s),
+                "lost_writes": int(row.lost_writes),
             }
             for row in phases.itertuples(index=False)
         ],

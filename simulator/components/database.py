@@ -329,7 +329,13 @@ class Monitor(Node):
         self.answers: dict[str, tuple] = {}  # node -> (round, term, role, position, synced)
         self.promoting = False
 
-    def start(self) -> None:
+    def on_start(self) -> None:
+        """Back after a crash: judge only by what it hears from now on."""
+        self.answers.clear()
+        self.last_ok = self.sim.env.now
+
+    def watch(self) -> None:
+        """Start the rounds of pings (at time 0, then every heartbeat)."""
         self.after(0.0, self._round)
 
     def _round(self, _=None) -> None:
@@ -474,7 +480,7 @@ class Database(Component):
 
     def start(self) -> None:
         if self.monitor is not None:
-            self.monitor.start()
+            self.monitor.watch()
 
     @property
     def truth(self) -> str:

@@ -49,6 +49,15 @@ STATE_MAP_COLUMNS = ["copy", "kind", "component", "source of truth",
                      "worst read staleness", "longest window", "open at end"]
 
 
+def _served(reads: pd.DataFrame) -> str:
+    """'stale of ok reads served', with phantom reads when there were any."""
+    if not len(reads):
+        return "-"
+    text = f"{int(reads['stale'].sum())} of {len(reads)}"
+    phantom = int(reads["phantom"].sum())
+    return text + (f" (and {phantom} phantom)" if phantom else "")
+
+
 def state_map(result) -> pd.DataFrame:
     """Where the state lives: each copy, its source of truth, how staleness is learned,
     and how stale it measurably got."""
@@ -61,13 +70,13 @@ def state_map(result) -> pd.DataFrame:
         served = stale[stale["served_by"] == source]
         component = history.meta.get("sources", {}).get(source, "-")
         rows.append([source, "source of truth", component, "(itself)",
-                     "it is the truth", f"{int(served['stale'].sum())} of {len(served)}",
-                     "-", "-", "-"])
+                     "it is the truth (what survives of what was committed)",
+                     _served(served), "-", "-", "-"])
     for info in history.copy_info.itertuples(index=False):
         served = stale[stale["served_by"] == info.copy]
         mine = windows[windows["copy"] == info.copy]
         rows.append([info.copy, info.kind, info.component, info.source, info.learns_stale_by,
-                     f"{int(served['stale'].sum())} of {len(served)}",
+                     _served(served),
                      secs(served["staleness_s"].max()) if served["stale"].any() else "-",
                      secs(mine["duration_s"].max()) if len(mine) else "-",
                      str(int(mine["open"].sum()))])
@@ -77,11 +86,12 @@ def state_map(result) -> pd.DataFrame:
 def phases(summary: dict) -> pd.DataFrame:
     rows = [[p["name"], secs(p["start_s"]), secs(p["end_s"]), p.get("ops", ""),
              pct(p["availability"]), pct(p["stale_fraction"]), secs(p.get("staleness_p99_s")),
-             secs(p.get("latency_p99_s")), p.get("windows", ""), secs(p.get("window_max_s"))]
+             secs(p.get("latency_p99_s")), p.get("windows", ""), secs(p.get("window_max_s")),
+             p.get("lost_writes", "")]
             for p in summary["phases"]]
     return pd.DataFrame(rows, columns=["phase", "from", "to", "operations", "availability",
                                        "stale reads", "staleness p99", "latency p99",
-                                       "windows opened", "longest window"])
+                                       "windows opened", "longest window", "lost writes"])
 
 
 def faults(result) -> pd.DataFrame:
