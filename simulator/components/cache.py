@@ -21,9 +21,21 @@ fill or set older than the entry held; it protects an entry that is there
 (pair it with ``on_write: update``), so a newer entry evicted before the stale
 fill lands lets the stale fill in.  ``capacity`` bounds the entries with LRU
 eviction; ``ttl_jitter`` spreads expiry times.
+
+``mode: through`` puts the cache in front of its store (``database``):
+services only talk to the cache, which loads misses from the store
+(read-through) and writes the store before it answers (write-through).
+``mode: behind`` answers a write at once and writes the store later
+(write-behind): the write waits ``flush_delay`` in the cache's queue, then is
+flushed, one at a time and in order, retried until the store takes it.  The
+cache is the only writer of its store, so it names each write's version when
+it takes it.  A crash loses the queue: those writes were acknowledged and
+never reach the store (lost writes), and their versions are never used.
 """
 
 from __future__ import annotations
+
+from collections import deque
 
 from ..distributions import build
 from ..durations import format_duration
@@ -49,6 +61,9 @@ class CacheNode(Node):
         self.invalidations: dict[int, int] = {}
         #: bumped when the cache loses everything (flush, crash): every lease dies
         self.lease_epoch = 0
+        #: write-behind: (due time, key, version, writer) waiting to be flushed, in order
+        self.dirty: deque = deque()
+        self.flusher: Flow | None = None
 
     # Each operation takes op_time, folded into the message's delivery
     # (``Node.processing``): the handler runs when the work is done.
@@ -112,7 +127,38 @@ class CacheNode(Node):
         self.network.reply(message, "ok", value)
 
     def on_write(self, message) -> None:
+        if self.cache.behind:
+            self._write_behind(message, *message.args)
+            return
         Flow(self.sim, self).start(self._write(message, *message.args))
+
+    def _write_behind(self, message, key, writer) -> None:
+        """Take the write, answer it, flush it later."""
+        version = self.cache.store.reserve(key)
+        self.invalidations[key] = self.invalidations.get(key, 0) + 1
+        self.entries.store(key, version, "overwrite")
+        self.dirty.append((self.sim.env.now + self.cache.flush_delay, key, version, writer))
+        self.network.reply(message, "ok", (version, self.name))
+        if self.flusher is None:
+            self.flusher = Flow(self.sim, self)
+            self.flusher.start(self._flush())
+
+    def _flush(self):
+        """Write the queue to the store, oldest first, each until the store takes it."""
+        cache = self.cache
+        dirty = self.dirty
+        while dirty:
+            due, key, version, writer = dirty[0]
+            wait = due - self.sim.env.now
+            if wait > 0:
+                yield wait
+            status, value = yield from cache.store.write(self.name, key, writer,
+                                                         cache.database_timeout, version)
+            if status == "ok":
+                dirty.popleft()
+            else:  # not taken (or not known to be): try the same write again
+                yield cache.database_timeout
+        self.flusher = None
 
     def _write(self, message, key, writer):
         status, value = yield from self.cache.store.write(self.name, key, writer,
@@ -137,6 +183,10 @@ class CacheNode(Node):
     def on_stop(self, how: str) -> None:
         self.entries.lose_all()
         self.lease_epoch += 1
+        self.dirty.clear()  # write-behind: acknowledged, never to reach the store
+        if self.flusher is not None:
+            self.flusher.stop()
+            self.flusher = None
 
 
 class Miss:
@@ -167,20 +217,24 @@ class Cache(Component):
                                                 "used evicted first (0: unlimited)"),
         "ttl_jitter": Field(number(0.0, 1.0), 0.0, "each entry's TTL is drawn uniformly from "
                                                    "ttl * (1 - jitter) .. ttl * (1 + jitter)"),
-        "mode": Field(choice("aside", "through"), "aside",
+        "mode": Field(choice("aside", "through", "behind"), "aside",
                       "aside: services read and write the database and keep the cache "
                       "fresh; through: services only talk to the cache, which reads the "
-                      "database on a miss (read-through) and writes it (write-through)"),
-        "database": Field(text, "", "through: the store behind the cache"),
+                      "database on a miss (read-through) and writes it before answering "
+                      "(write-through); behind: like through, but a write is answered at "
+                      "once and written to the database later (write-behind)"),
+        "database": Field(text, "", "through, behind: the store behind the cache"),
         "database_timeout": Field(duration(positive=True), "500ms",
-                                  "through: give up on a store call after this"),
+                                  "through, behind: give up on a store call after this"),
+        "flush_delay": Field(duration(), "1s",
+                             "behind: how long a write waits in the cache before it is "
+                             "written to the database"),
     }
 
     @staticmethod
     def check(config: dict, path: tuple, ctx) -> None:
-        if config["mode"] == "through" and not config["database"]:
-            ctx.fail(path, "a read-through / write-through cache needs 'database': the store "
-                           "behind it")
+        if config["mode"] != "aside" and not config["database"]:
+            ctx.fail(path, f"a {config['mode']} cache needs 'database': the store behind it")
 
     def __init__(self, name: str, config: dict, world) -> None:
         super().__init__(name, config, world)
@@ -190,7 +244,9 @@ class Cache(Component):
         self.capacity = config["capacity"]
         self.ttl_jitter = config["ttl_jitter"]
         self.op_time = build(config["op_time"])
-        self.through = config["mode"] == "through"
+        self.through = config["mode"] in ("through", "behind")
+        self.behind = config["mode"] == "behind"
+        self.flush_delay = config["flush_delay"]
         self.store = world.components[config["database"]] if self.through else None
         self.database_timeout = config["database_timeout"]
         self.node = CacheNode(name, self)
@@ -199,7 +255,9 @@ class Cache(Component):
 
     def copies(self) -> list[dict]:
         ttl = f"ttl {format_duration(self.ttl)}" if self.ttl else "no ttl"
-        if self.through:
+        if self.behind:
+            signal = f"{ttl} + write-behind (ahead of the store until it flushes)"
+        elif self.through:
             signal = f"{ttl} + write-through"
         else:
             signal = ttl if self.on_write == "none" else f"{ttl} + {self.on_write} on write"

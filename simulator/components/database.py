@@ -119,10 +119,19 @@ class DatabaseNode(Node):
         message, epoch = item
         if epoch != self.epoch or self.role != PRIMARY:
             return  # lost in a crash before it reached the disk, or stepped down
-        # args: (key, index of the writing operation) or just the key
-        key, writer = message.args if isinstance(message.args, tuple) else (message.args, -1)
-        version = self.db.assigned.get(key, 0) + 1
-        self.db.assigned[key] = version
+        # args: (key, index of the writing operation[, version reserved by the
+        # writer]) or just the key
+        args = message.args if isinstance(message.args, tuple) else (message.args, -1)
+        key, writer = args[0], args[1]
+        if len(args) > 2:  # a write-behind flush: its version was reserved at the write
+            version = args[2]
+            if version <= self.held.get(key, 0):  # a retry of what is already committed
+                self.network.reply(message, "ok", (version, self.name))
+                return
+            self.db.assigned[key] = max(self.db.assigned.get(key, 0), version)
+        else:
+            version = self.db.assigned.get(key, 0) + 1
+            self.db.assigned[key] = version
         if self.db.acks_needed:
             self.pending.setdefault(key, []).append(
                 [version, self.db.acks_needed, message, writer])
@@ -553,11 +562,20 @@ class Database(Component):
             got = yield self.network.request(caller, node, "read", key, timeout)
         return got.status, got.value
 
-    def write(self, caller: str, key: int, writer: int, timeout: float):
-        """Write ``key`` at the primary (a flow): ``(status, value)``."""
-        got = yield self.network.request(caller, self.primary_for(caller), "write",
-                                         (key, writer), timeout)
+    def write(self, caller: str, key: int, writer: int, timeout: float, version: int = 0):
+        """Write ``key`` at the primary (a flow): ``(status, value)``.  ``version``,
+        when given, was reserved with :meth:`reserve` (a write-behind flush)."""
+        args = (key, writer, version) if version else (key, writer)
+        got = yield self.network.request(caller, self.primary_for(caller), "write", args,
+                                         timeout)
         return got.status, got.value
+
+    def reserve(self, key: int) -> int:
+        """The version the next write of ``key`` will commit as, taken now: a
+        write-behind cache, the only writer of its store, names its writes before
+        flushing them.  A reserved version that is never flushed is never reused."""
+        version = self.assigned[key] = self.assigned.get(key, 0) + 1
+        return version
 
     def read_node(self, caller: str | None = None) -> str:
         """Where the next read from ``caller`` goes."""

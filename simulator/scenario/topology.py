@@ -64,6 +64,27 @@ SCENARIO = record({
 
 
 
+def _check_sole_writer(cache: str, store: str, components: dict, workload: dict, ctx) -> None:
+    """A write-behind cache names the versions of its writes: it must be its
+    store's only writer."""
+    if components[store]["kind"] != "database":
+        ctx.fail(("components", cache, "database"), f"a write-behind cache needs a "
+                                                    f"database, and {store!r} is a quorum store")
+    for name, config in components.items():
+        writes_directly = (
+            (config["kind"] == "service" and config["database"] == store
+             and config["cache"] != cache)
+            or (config["kind"] == "cache" and name != cache and config["mode"] != "aside"
+                and config["database"] == store))
+        if writes_directly:
+            ctx.fail(("components", name), f"{name!r} writes {store!r} directly, but the "
+                                           f"write-behind cache {cache!r} must be its only "
+                                           f"writer")
+    if workload["target"] == store:
+        ctx.fail(("workload", "target"), f"clients write {store!r} directly, but the "
+                                         f"write-behind cache {cache!r} must be its only writer")
+
+
 def check_references(data: dict, ctx: Context) -> dict[str, list[str]]:
     """Check every name; return component name -> node names.  Fills fault ends and names."""
     components = data["components"]
@@ -102,11 +123,13 @@ def check_references(data: dict, ctx: Context) -> dict[str, list[str]]:
                                       f"{', '.join(sorted(known - {'*'}))}")
 
     for name, config in components.items():
-        if config["kind"] == "cache" and config["mode"] == "through":
+        if config["kind"] == "cache" and config["mode"] != "aside":
             store = config["database"]
             if components.get(store, {}).get("kind") not in STORES:
                 ctx.fail(("components", name, "database"),
                          f"{store!r} is not a database or quorum component")
+            if config["mode"] == "behind":
+                _check_sole_writer(name, store, components, data["workload"], ctx)
         if config["kind"] == "service":
             store = config["database"]
             if components.get(store, {}).get("kind") not in STORES:
