@@ -16,7 +16,7 @@ import math
 from .distributions import build
 from .network import CRASHED, STOPPED
 from .schema import Field, boolean, choice, distribution, duration, integer, list_of, names, \
-    probability, record, text
+    number, offset, probability, record, text
 
 #: Named partition shapes, after Jepsen's nemesis grudges.
 SHAPES = ("halves", "random-halves", "random-node", "bridge", "majorities-ring",
@@ -71,6 +71,13 @@ SCHEMAS = {
         "node": Field(names, doc="nodes (or components) that stop processing for a while; "
                                  "messages reaching them wait and are handled on resume"),
     },
+    "clock": {
+        "node": Field(names, doc="nodes (or components) whose clocks go wrong"),
+        "skew": Field(offset, "0s", "the clock jumps this far ahead (negative: behind) at "
+                                    "the start"),
+        "drift": Field(number(-0.5, 0.5), 0.0, "and runs this many seconds fast (negative: "
+                                               "slow) per second; corrected at the end"),
+    },
     "failures": {
         "node": Field(names, doc="nodes (or components) that fail and recover at random"),
         "mttf": Field(duration(positive=True), doc="mean time to failure (exponential)"),
@@ -107,6 +114,8 @@ def describe(fault: dict) -> str:
         return f"{', '.join(fault['service'])} (batch {fault['batch']})"
     if kind == "failures":
         return f"{', '.join(fault['node'])} (mttf {fault['mttf']:g}s, mttr {fault['mttr']:g}s)"
+    if kind == "clock":
+        return f"{', '.join(fault['node'])} (skew {fault['skew']:+g}s, drift {fault['drift']:+g})"
     return ", ".join(fault["node"])  # crash, flush
 
 
@@ -227,6 +236,12 @@ def schedule(fault: dict, world) -> None:
     elif kind == "failures":
         for name in world.resolve(fault["node"]):
             Flapping(world, fault, net.nodes[name]).schedule()
+    elif kind == "clock":
+        names = world.resolve(fault["node"])
+        entries = {}
+        at(start, lambda: entries.update(
+            {n: world.clocks.skew(n, fault["skew"], fault["drift"]) for n in names}))
+        at(end, lambda: [world.clocks.correct(n, entries[n]) for n in names])
 
 
 class Flapping:

@@ -27,7 +27,7 @@ OPS_COLUMNS = {
     "error": "str",
 }
 TRUTH_COLUMNS = {"key": "int64", "version": "int64", "commit_s": "float64", "source": "str",
-                 "writer": "int64", "lost_s": "float64"}
+                 "writer": "int64", "lost_s": "float64", "lost_how": "str"}
 COPIES_COLUMNS = {
     "time_s": "float64",
     "copy": "str",

@@ -78,9 +78,9 @@ class Recorder:
         t[3].append(self.code(source))
         t[4].append(writer)
 
-    def lose(self, key: int, version: int, time: float, source: str) -> None:
-        """A committed version of ``source`` will never be seen again (a failover)."""
-        self.lost.append((source, key, version, time))
+    def lose(self, key: int, version: int, time: float, source: str, how: str) -> None:
+        """A committed version of ``source`` will never be seen again, and why."""
+        self.lost.append((source, key, version, time, how))
 
     def event(self, time: float, node: str, event: str, detail: str = "") -> None:
         """Something a component did on its own: a promotion, a step-down, a resync."""
@@ -123,9 +123,12 @@ class Recorder:
     def _truth(self) -> pd.DataFrame:
         truth = self._frame(self.truth)
         truth["lost_s"] = np.nan
+        truth["lost_how"] = ""
         if self.lost:
-            lost = pd.DataFrame(self.lost, columns=["source", "key", "version", "lost_s"])
+            lost = pd.DataFrame(self.lost, columns=["source", "key", "version", "lost_s",
+                                                    "lost_how"])
             at = pd.MultiIndex.from_frame(truth[["source", "key", "version"]]).get_indexer(
                 pd.MultiIndex.from_frame(lost[["source", "key", "version"]]))
             truth.loc[truth.index[at], "lost_s"] = lost["lost_s"].to_numpy()
+            truth.loc[truth.index[at], "lost_how"] = lost["lost_how"].to_numpy()
         return truth

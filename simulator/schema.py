@@ -170,6 +170,20 @@ def duration(positive: bool = False) -> Validator:
     return check
 
 
+def offset(value, path, ctx):
+    """A signed duration: ``-200ms`` is 0.2 s behind, ``1s`` one second ahead."""
+    text = value.strip() if isinstance(value, str) else value
+    negative = isinstance(text, str) and text.startswith("-")
+    try:
+        seconds = parse_duration(text[1:] if negative else text)
+    except ValueError as exc:
+        ctx.fail(path, str(exc).replace("cannot be negative", "cannot be negative here"))
+    return -seconds if negative else seconds
+
+
+offset.kind = "signed duration"
+
+
 def choice(*options: str) -> Validator:
     def check(value, path, ctx):
         if value not in options:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from . import __version__
 from .components import KINDS, STORES
+from .clocks import Clocks
 from .components.client import CLIENT, Clients
 from .distributions import build
 from .engine import Simulation
@@ -33,6 +34,7 @@ class World:
         defaults = {"latency": build(net["latency"]), "loss": net["loss"],
                     "duplicate": net["duplicate"], "fifo": net["fifo"]}
         self.network = Network(self.sim, defaults, self._link_rules(net["links"]))
+        self.clocks = Clocks(self.sim)
         self.components = {}
         for name, config in sorted(data["components"].items(),
                                    key=lambda item: _ORDER.get(item[1]["kind"], 9)):

@@ -23,8 +23,8 @@ def make_history(
     - ``ops``: ``(op, key, invoke_s, complete_s, status, version[, served_by[, node[, error]]])``;
       ``index`` and ``process`` are the position in the list; ``error`` defaults
       to ``timeout`` for an operation that is not ``ok``;
-    - ``truth``: ``(key, version, commit_s[, lost_s[, writer]])``, not lost and
-      writer unknown (-1) by default;
+    - ``truth``: ``(key, version, commit_s[, lost_s[, writer[, lost_how]]])``, not
+      lost and writer unknown (-1) by default;
     - ``copies``: ``(time_s, copy, key, version[, change])``, change defaults to ``apply``;
     - ``copy_info``: ``(copy, initial)`` with initial ``v0`` (a replica) or ``empty`` (a cache);
     - ``faults``: ``(fault, kind, start_s, end_s)``.
@@ -52,7 +52,8 @@ def make_history(
         "ops": (op_rows, ["index", "process", "op", "key", "invoke_s", "complete_s", "status", "version"]),
         "truth": ([dict(key=r[0], version=r[1], commit_s=r[2], source="db-primary",
                         lost_s=r[3] if len(r) > 3 else float("nan"),
-                        writer=r[4] if len(r) > 4 else -1) for r in truth],
+                        writer=r[4] if len(r) > 4 else -1,
+                        lost_how=r[5] if len(r) > 5 else "") for r in truth],
                   ["key", "version", "commit_s"]),
         "copies": (copy_rows, ["time_s", "copy", "key", "version"]),
         "copy_info": (info_rows, ["copy"]),

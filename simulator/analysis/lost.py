@@ -27,7 +27,10 @@ LOST_COLUMNS = ["index", "key", "version", "invoke_s", "complete_s", "served_by"
 HOW = {
     "failover": "committed, then lost when a replica that lacked it was promoted",
     "replaced primary": "committed by a primary that had already been replaced (split brain)",
+    "older timestamp": "last-writer-wins kept a write stamped later by a clock ahead of "
+                       "this one's, committed before this write began",
     "never committed": "acknowledged, but the source of truth never committed it",
+    "lost": "committed, then lost (the history does not say how)",
 }
 
 
@@ -36,7 +39,8 @@ def lost_writes(history: History) -> pd.DataFrame:
 
     Columns: ``index``, ``key``, ``version`` (as the client was told; -1 if
     unknown), ``invoke_s``, ``complete_s``, ``served_by``, ``commit_s`` and
-    ``lost_s`` (NaN when never committed) and ``how`` (a key of :data:`HOW`).
+    ``lost_s`` (NaN when never committed) and ``how`` (a key of :data:`HOW`:
+    the truth's ``lost_how``, or ``never committed``).
     """
     ops = history.ops
     writes = ops[(ops["op"] == "write").to_numpy() & (ops["status"] == "ok").to_numpy()]
@@ -66,8 +70,10 @@ def lost_writes(history: History) -> pd.DataFrame:
     lost_s = np.where(committed, rows["lost_s"].to_numpy(np.float64)[position]
                       if len(rows) else np.nan, np.nan)
     lost = ~committed | ~np.isnan(lost_s)
+    lost_how = rows["lost_how"].to_numpy(object)[position] if len(rows) else \
+        np.full(len(position), "", dtype=object)
     how = np.where(~committed, "never committed",
-                   np.where(lost_s == commit_s, "replaced primary", "failover"))
+                   np.where(lost_how == "", "lost", lost_how))
     chosen = writes[lost]
     return pd.DataFrame({
         "index": chosen["index"].to_numpy(np.int64),

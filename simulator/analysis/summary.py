@@ -143,7 +143,7 @@ def _writes(ops: pd.DataFrame, lost: pd.DataFrame) -> dict:
     how = lost["how"].value_counts()
     return {**counts, "lost": int(len(lost)),
             "lost_fraction": plain(len(lost) / counts["ok"]) if counts["ok"] else None,
-            "lost_by_how": {name: int(how.get(name, 0)) for name in HOW}}
+            "lost_by_how": {name: int(how[name]) for name in HOW if how.get(name, 0)}}
 
 
 def _consistency_after(history: History, windows: pd.DataFrame) -> dict:
@@ -203,7 +203,7 @@ def summary(
     - ``errors``: operations not ``ok`` by op, status and cause (:func:`error_breakdown`);
     - in ``writes``, ``lost`` (acknowledged writes that did not survive,
       :func:`lost_writes`), ``lost_fraction`` of the ``ok`` writes and
-      ``lost_by_how``;
+      ``lost_by_how`` (the ways they were lost, those that happened);
     - in ``windows``, ``p90_s``, and per copy ``p50_s``, ``p90_s``, ``p99_s`` and
       ``fraction_time_divergent``; in each phase, ``latency_p99_s``.
     """

@@ -500,6 +500,10 @@ class Database(Component):
     def committed(self, node: DatabaseNode, key: int, version: int, writer: int) -> None:
         """``node`` committed ``version`` of ``key`` as primary."""
         now = self.sim.env.now
+        if self.failover and node.term != self.term and version in self.lineage.get(key, ()):
+            # A replaced primary got the last acks of a write the promoted
+            # replica already held: that write committed at the promotion.
+            return
         self.sim.record.commit(key, version, now, self.name, writer)
         if not self.failover:
             return
@@ -507,7 +511,7 @@ class Database(Component):
         if node.term == self.term:
             self.lineage.setdefault(key, []).append(version)
         else:  # a primary that was already replaced: this write cannot survive
-            self.sim.record.lose(key, version, now, self.name)
+            self.sim.record.lose(key, version, now, self.name, "replaced primary")
 
     def promoted(self, node: DatabaseNode, term: int) -> None:
         """``node`` became primary under ``term``: what it lacks of the lineage is lost."""
@@ -520,7 +524,7 @@ class Database(Component):
         for key, versions in self.lineage.items():
             mine = held.get(key, 0)
             while versions and versions[-1] > mine:
-                record.lose(key, versions.pop(), now, self.name)
+                record.lose(key, versions.pop(), now, self.name, "failover")
         for key, version in held.items():  # held but never committed: commits now
             versions = self.lineage.setdefault(key, [])
             if version > (versions[-1] if versions else 0):

@@ -15,9 +15,14 @@ replica), A (its ack back), R (read request), S (its response back).  They
 come on top of the network's link latency; set that to 0 to get the WARS
 model exactly.
 
-Versions come from one counter per key (as if clocks were perfect); a replica
-applies a version only if it is newer than what it holds (last writer wins
-by version).  A version is committed, for the truth, at the instant the W-th
+Versions come from one counter per key (``conflict: version``, as if clocks
+were perfect), or from the coordinator's clock (``conflict: timestamp``, as
+Cassandra does: the version is the clock reading in microseconds, so a
+coordinator whose clock is ahead stamps its writes later than they are); a
+replica applies a version only if it is newer than what it holds (last writer
+wins).  With timestamps, a write stamped older than a version committed
+before it even began can never be seen: it is committed and lost at once
+(``lost_how``: ``older timestamp``), the lost update of clock skew.  A version is committed, for the truth, at the instant the W-th
 replica acknowledges it, whether or not its coordinator still waits for the
 answer (a write whose acks are lost is ``info`` to its client, yet
 committed); a version acknowledged only after a newer one was committed is
@@ -35,6 +40,9 @@ from ..engine import Waiting
 from ..network import Node, Reply
 from ..schema import Field, boolean, choice, distribution, integer, list_of, record
 from .base import Component
+
+#: Timestamps count microseconds from this many seconds before the run starts.
+TIMESTAMP_EPOCH = 1000.0
 
 LEGS = {
     "w": Field(distribution, 0, "write request, coordinator to replica"),
@@ -112,6 +120,10 @@ class QuorumStore(Component):
                         "R) random ones (non-expanding quorums)"),
         "read_repair": Field(boolean, False, "send the newest version read to replicas "
                                              "that answered an older one"),
+        "conflict": Field(choice("version", "timestamp"), "version",
+                          "last writer wins by a version from one counter per key (perfect "
+                          "clocks), or by the coordinator's clock (timestamp: clock faults "
+                          "make it lose writes)"),
         "legs": Field(record(LEGS, what="the WARS legs"), {}, "latency of each leg, for "
                                                                "every replica"),
         "per_replica": Field(list_of(record({k: Field(f.validator, None, f.doc)
@@ -154,6 +166,11 @@ class QuorumStore(Component):
         self.recorded: dict[int, list] = {}  # key -> [(version, commit time)] recorded
         self.acks: dict[tuple, set] = {}     # (key, version) -> replicas that hold it
         self.writers: dict[tuple, int] = {}  # (key, version) -> the writing operation
+        self.by_timestamp = config["conflict"] == "timestamp"
+        self.latest: dict[int, int] = {}     # key -> newest version committed
+        #: timestamps: (key, version) -> newest version committed when the write began
+        self.floors: dict[tuple, int] = {}
+        self.used: dict[int, set] = {}       # timestamps: key -> versions handed out
 
     @property
     def truth(self) -> str:
@@ -170,8 +187,12 @@ class QuorumStore(Component):
 
     def write(self, caller: str, key: int, writer: int, timeout: float):
         """Coordinate a write (a flow): ``(status, value)`` like a reply."""
-        version = self.versions.get(key, 0) + 1
-        self.versions[key] = version
+        if self.by_timestamp:
+            version = self._stamp(key, self.world.clocks.read(caller))
+            self.floors[(key, version)] = self.latest.get(key, 0)
+        else:
+            version = self.versions.get(key, 0) + 1
+            self.versions[key] = version
         self.writers[(key, version)] = writer
         self.acks[(key, version)] = set()
         net = self.network
@@ -181,6 +202,17 @@ class QuorumStore(Component):
         if status != "ok":
             return status, "quorum-not-reached"
         return "ok", (version, self.name)
+
+    def _stamp(self, key: int, reading: float) -> int:
+        """A version from a clock reading: microseconds since the clocks' epoch
+        (1,000 s before the run, so clocks behind by less still count up), made
+        unique per key."""
+        version = max(1, round((reading + TIMESTAMP_EPOCH) * 1e6))
+        used = self.used.setdefault(key, set())
+        while version in used:
+            version += 1
+        used.add(version)
+        return version
 
     def acknowledged(self, key: int, version: int, replica: str) -> None:
         """A replica acknowledged ``version``: at the W-th it is committed, whether or
@@ -195,6 +227,13 @@ class QuorumStore(Component):
 
     def _commit(self, key: int, version: int, writer: int) -> None:
         now = self.sim.env.now
+        if self.by_timestamp and version < self.floors.pop((key, version), 0):
+            # Older than a version committed before this write began: last
+            # writer wins keeps that one, and this write is never seen.
+            self.sim.record.commit(key, version, now, self.name, writer)
+            self.sim.record.lose(key, version, now, self.name, "older timestamp")
+            return
+        self.latest[key] = max(self.latest.get(key, 0), version)
         recorded = self.recorded.setdefault(key, [])
         at = now
         if recorded and recorded[-1][0] > version:

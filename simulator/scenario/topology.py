@@ -244,3 +244,5 @@ def _check_fault_targets(fault, path, ctx, check_names, of_kind, components, own
         check_names(path + ("node",), fault["node"])
         if "*" in fault["node"] or CLIENT in fault["node"]:
             ctx.fail(path + ("node",), f"{kind} names nodes or components, not '*' or 'client'")
+    elif kind == "clock":
+        check_names(path + ("node",), fault["node"])
