@@ -19,6 +19,7 @@ behind one alarm.
 from __future__ import annotations
 
 from collections import Counter, deque
+from heapq import heappush
 from typing import NamedTuple
 
 from simpy.core import NORMAL
@@ -54,14 +55,15 @@ class Message:
     """A message in flight.  It is its own event in SimPy's loop (``callbacks``,
     ``_ok``), so a delivery costs one object, not two."""
 
-    __slots__ = ("src", "dst", "method", "args", "call", "node", "callbacks", "_ok", "_value")
+    __slots__ = ("src", "dst", "method", "args", "call", "node", "callbacks")
+    _ok = True
+    _value = None
 
     def __init__(self, src, dst, method, args, call, node, callbacks):
         self.src, self.dst, self.method, self.args, self.call = src, dst, method, args, call
         self.node = node  # the destination Node
-        self.callbacks = callbacks
-        self._ok = True
-        self._value = None
+        self.callbacks = callbacks  # for SimPy's Environment.step; Simulation.run
+        # calls Network._deliver directly
 
 
 class Link:
@@ -184,8 +186,10 @@ class Network:
         self.generation = 0
         self._links: dict[tuple[str, str], Link] = {}
         self._deadlines: dict[tuple[str, float], Deadlines] = {}
-        self._schedule = sim.env.schedule
-        self._deliver_bound = self._deliver
+        self._env = sim.env
+        self._queue, self._eid = sim.queue, sim.eid
+        self._delivery = [self._deliver]  # every message's callbacks
+        sim.handlers[Message] = self._deliver
 
     def add(self, node: Node) -> None:
         self.nodes[node.name] = node
@@ -257,12 +261,13 @@ class Network:
         stream = link.stream
         if link.loss and stream.uniform() < link.loss:
             return
-        self._schedule(Message(src, dst, method, args, call, link.node, [self._deliver_bound]),
-                       NORMAL, self._transit(link, stream, method, extra))
+        delay = self._transit(link, stream, method, extra)
+        heappush(self._queue, (self._env._now + delay, NORMAL, next(self._eid), Message(
+            src, dst, method, args, call, link.node, self._delivery)))
         if link.duplicate and stream.uniform() < link.duplicate:
-            self._schedule(Message(src, dst, method, args, call, link.node,
-                                   [self._deliver_bound]),
-                           NORMAL, self._transit(link, stream, method, extra))
+            delay = self._transit(link, stream, method, extra)
+            heappush(self._queue, (self._env._now + delay, NORMAL, next(self._eid), Message(
+                src, dst, method, args, call, link.node, self._delivery)))
 
     def _transit(self, link: Link, stream, method: str, extra: float) -> float:
         """Delay of one copy: latency, extra transit, processing at the receiver, FIFO."""
