@@ -19,6 +19,7 @@ behind one alarm.
 from __future__ import annotations
 
 from collections import Counter, deque
+from heapq import heappush
 from typing import NamedTuple
 
 from simpy.core import NORMAL
@@ -54,14 +55,35 @@ class Message:
     """A message in flight.  It is its own event in SimPy's loop (``callbacks``,
     ``_ok``), so a delivery costs one object, not two."""
 
-    __slots__ = ("src", "dst", "method", "args", "call", "node", "callbacks", "_ok", "_value")
+    __slots__ = ("src", "dst", "method", "args", "call", "node", "callbacks")
+    _ok = True
+    _value = None
 
     def __init__(self, src, dst, method, args, call, node, callbacks):
         self.src, self.dst, self.method, self.args, self.call = src, dst, method, args, call
         self.node = node  # the destination Node
-        self.callbacks = callbacks
-        self._ok = True
-        self._value = None
+        self.callbacks = callbacks  # for SimPy's Environment.step; Simulation.run
+        # calls Network._deliver directly
+
+
+class Timer:
+    """A node's own alarm (:meth:`Node.after`): it fires only while the node is
+    not paused, and waits for the resume otherwise.  Dispatched by
+    :meth:`Simulation.run` like a message, straight to :func:`_ring`."""
+
+    __slots__ = ("callbacks", "fn", "_value", "node")
+    _ok = True
+
+
+def _ring(timer: Timer) -> None:
+    node = timer.node
+    if node.pauses:
+        node.paused.append((timer.fn, timer._value))
+    else:
+        timer.fn(timer._value)
+
+
+_RING = [_ring]  # every timer's callbacks, for SimPy's Environment.step
 
 
 class Link:
@@ -122,13 +144,13 @@ class Node:
 
     def after(self, delay: float, callback, value=None) -> None:
         """Like ``Simulation.after`` for the node's own work: it waits out a pause."""
-        self.sim.after(delay, self._when_running, (callback, value))
-
-    def _when_running(self, item) -> None:
-        if self.pauses:
-            self.paused.append(item)
-        else:
-            item[0](item[1])
+        timer = Timer()
+        timer.callbacks = _RING
+        timer.fn = callback
+        timer._value = value
+        timer.node = self
+        sim = self.sim
+        heappush(sim.queue, (sim.env._now + delay, NORMAL, next(sim.eid), timer))
 
     def stop(self, how: str) -> None:
         """Stop the node's process (``stopped``: refuses) or the whole host (``crashed``)."""
@@ -194,8 +216,11 @@ class Network:
         self.generation = 0
         self._links: dict[tuple[str, str], Link] = {}
         self._deadlines: dict[tuple[str, float], Deadlines] = {}
-        self._schedule = sim.env.schedule
-        self._deliver_bound = self._deliver
+        self._env = sim.env
+        self._queue, self._eid = sim.queue, sim.eid
+        self._delivery = [self._deliver]  # every message's callbacks
+        sim.handlers[Message] = self._deliver
+        sim.handlers[Timer] = _ring
 
     def add(self, node: Node) -> None:
         self.nodes[node.name] = node
@@ -254,25 +279,29 @@ class Network:
         ``extra`` is transit time on top of the link's latency.  This is the
         hottest path of a run: keep it lean.
         """
-        pair = (src, dst)
-        link = self._links.get(pair)
+        link = self._links.get((src, dst))
         if link is None or link.generation != self.generation:
             link = self.link(src, dst)
         if link.sender.pauses:  # a paused node sends when it resumes
             link.sender.paused.append(
                 (lambda _: self.send(src, dst, method, args, call, extra), None))
             return
-        if self.blocked and pair in self.blocked:
+        if self.blocked and (src, dst) in self.blocked:
             return
         stream = link.stream
         if link.loss and stream.uniform() < link.loss:
             return
-        self._schedule(Message(src, dst, method, args, call, link.node, [self._deliver_bound]),
-                       NORMAL, self._transit(link, stream, method, extra))
+        node = link.node
+        if node.processing or link.fifo:
+            delay = self._transit(link, stream, method, extra)
+        else:  # the common case of _transit
+            delay = link.latency.sample(stream) + extra
+        heappush(self._queue, (self._env._now + delay, NORMAL, next(self._eid), Message(
+            src, dst, method, args, call, node, self._delivery)))
         if link.duplicate and stream.uniform() < link.duplicate:
-            self._schedule(Message(src, dst, method, args, call, link.node,
-                                   [self._deliver_bound]),
-                           NORMAL, self._transit(link, stream, method, extra))
+            delay = self._transit(link, stream, method, extra)
+            heappush(self._queue, (self._env._now + delay, NORMAL, next(self._eid), Message(
+                src, dst, method, args, call, link.node, self._delivery)))
 
     def _transit(self, link: Link, stream, method: str, extra: float) -> float:
         """Delay of one copy: latency, extra transit, processing at the receiver, FIFO."""
@@ -283,7 +312,7 @@ class Network:
             if work is not None:
                 delay += work.sample(node.stream)
         if link.fifo:  # in order of sending, processing included
-            now = self.sim.env.now
+            now = self._env._now
             arrival = max(now + delay, link.last_delivery)
             link.last_delivery = arrival
             delay = arrival - now
@@ -360,7 +389,7 @@ class Deadlines:
 
     def add(self, pending: Pending) -> None:
         pending.done = False
-        pending.deadline = self.sim.env.now + self.timeout
+        pending.deadline = self.sim.env._now + self.timeout
         self.queue.append(pending)
         if not self.armed:
             self.armed = True

@@ -4,7 +4,8 @@ Each stream is an independent ``numpy.random.Generator`` seeded from
 ``SeedSequence([run_seed, hash(name)])`` with a stable hash of the stream's
 name, so adding or removing a component never changes the draws of another.
 Draws are served from small pre-drawn blocks: a Python float from a list is
-much cheaper than one call into numpy per event.
+much cheaper than one call into numpy per event.  A block is kept reversed
+and popped from its end, so draws come out in the order numpy made them.
 """
 
 from __future__ import annotations
@@ -24,45 +25,34 @@ def name_key(name: str) -> int:
 class Stream:
     """One named source of randomness: uniform, standard normal, standard exponential."""
 
-    __slots__ = ("name", "generator", "_u", "_ui", "_n", "_ni", "_e", "_ei")
+    __slots__ = ("name", "generator", "_u", "_n", "_e")
 
     def __init__(self, seed: int, name: str) -> None:
         self.name = name
         self.generator = np.random.Generator(
             np.random.PCG64(np.random.SeedSequence([int(seed), name_key(name)])))
+        # the rest of the current block of each kind, last draw first
         self._u: list[float] = []
-        self._ui = 0
         self._n: list[float] = []
-        self._ni = 0
         self._e: list[float] = []
-        self._ei = 0
 
     def uniform(self) -> float:
         """A float in [0, 1)."""
-        if self._ui >= len(self._u):
-            self._u = self.generator.random(BLOCK).tolist()
-            self._ui = 0
-        value = self._u[self._ui]
-        self._ui += 1
-        return value
+        if not self._u:
+            self._u = self.generator.random(BLOCK)[::-1].tolist()
+        return self._u.pop()
 
     def normal(self) -> float:
         """A standard normal draw."""
-        if self._ni >= len(self._n):
-            self._n = self.generator.standard_normal(BLOCK).tolist()
-            self._ni = 0
-        value = self._n[self._ni]
-        self._ni += 1
-        return value
+        if not self._n:
+            self._n = self.generator.standard_normal(BLOCK)[::-1].tolist()
+        return self._n.pop()
 
     def exponential(self) -> float:
         """A standard exponential draw (mean 1)."""
-        if self._ei >= len(self._e):
-            self._e = self.generator.standard_exponential(BLOCK).tolist()
-            self._ei = 0
-        value = self._e[self._ei]
-        self._ei += 1
-        return value
+        if not self._e:
+            self._e = self.generator.standard_exponential(BLOCK)[::-1].tolist()
+        return self._e.pop()
 
     def below(self, n: int) -> int:
         """An integer in [0, n)."""

@@ -279,3 +279,16 @@ def test_a_queue_limit_sheds_load_instead_of_queueing_without_bound():
     ok = ops[ops["status"] == "ok"]
     # at most 3 waiting and 2 in service: no ok request takes longer than 5 services
     assert (ok["complete_s"] - ok["invoke_s"]).max() <= 0.050 + 1e-9
+
+
+def test_balancer_skips_an_instance_while_it_is_down_and_uses_it_again_after():
+    ops = simulator.run(deploy_scenario(), seed=6).history.ops
+    downs = {"api-1": DEPLOY_START, "api-2": DEPLOY_START + RESTART}
+    for node, stop in downs.items():
+        # the balancer sees the stop at once (a little margin for the client -> api link)
+        during = ops[(ops["invoke_s"] > stop + 0.01) & (ops["invoke_s"] < stop + RESTART - 0.01)]
+        assert len(during) > 20 and node not in set(during["node"])
+    after = ops[ops["invoke_s"] > DEPLOY_START + 2 * RESTART + 0.01]
+    assert set(after["node"]) == {"api-1", "api-2"}
+    counts = after["node"].value_counts()
+    assert counts.max() - counts.min() <= 1

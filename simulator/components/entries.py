@@ -4,11 +4,17 @@ Every change is recorded in the history when it happens in simulated time,
 expiry and eviction included, so the history says exactly what a read would
 have seen.  Optional: a capacity with least-recently-used eviction, and TTL
 jitter (each entry lives a TTL drawn uniformly from ``ttl * (1 +- jitter)``).
+
+Without jitter every entry lives the same TTL, so entries fall due in the
+order they were stored: they wait in a FIFO queue behind a single alarm set
+for the oldest live one (entries overwritten or deleted meanwhile are
+skipped), instead of an alarm each in the event queue, where thousands of
+them would make every other event slower to schedule.
 """
 
 from __future__ import annotations
 
-from collections import OrderedDict
+from collections import OrderedDict, deque
 
 
 class _Entry:
@@ -28,6 +34,10 @@ class Entries:
         self.jitter = jitter
         self.stream = stream
         self._held: OrderedDict[int, _Entry] = OrderedDict()
+        #: without jitter: (due time, key, entry) in due order, the oldest one
+        #: still held has an alarm (``_armed``)
+        self._due: deque = deque()
+        self._armed = False
 
     def __len__(self) -> int:
         return len(self._held)
@@ -56,16 +66,35 @@ class Entries:
             held.move_to_end(key)
         self.sim.record.copy_change(self.sim.env.now, self.copy, key, version, change)
         if self.ttl:
-            ttl = self.ttl
             if self.jitter:
-                ttl *= 1.0 + self.jitter * (2.0 * self.stream.uniform() - 1.0)
-            self.sim.after(ttl, self._expire, (key, entry))
+                ttl = self.ttl * (1.0 + self.jitter * (2.0 * self.stream.uniform() - 1.0))
+                self.sim.after(ttl, self._expire, (key, entry))
+                return
+            due = self.sim.env.now + self.ttl
+            self._due.append((due, key, entry))
+            if not self._armed:
+                self._armed = True
+                self.sim.at(due, self._expire_due)
 
     def _expire(self, item) -> None:
         key, entry = item
         if self._held.get(key) is entry:
             del self._held[key]
             self.sim.record.copy_change(self.sim.env.now, self.copy, key, -1, "expire")
+
+    def _expire_due(self, _) -> None:
+        """Expire every entry due now; set the alarm for the next one still held."""
+        now = self.sim.env.now
+        due, held = self._due, self._held
+        while due and (due[0][0] <= now or held.get(due[0][1]) is not due[0][2]):
+            _, key, entry = due.popleft()
+            if held.get(key) is entry:
+                del held[key]
+                self.sim.record.copy_change(now, self.copy, key, -1, "expire")
+        if due:
+            self.sim.at(due[0][0], self._expire_due)
+        else:
+            self._armed = False
 
     def delete(self, key: int, change: str = "delete") -> None:
         if self._held.pop(key, None) is not None:

@@ -77,7 +77,11 @@ class Instance(Node):
                 else:
                     self.busy -= 1
 
+    def on_start(self) -> None:
+        self.service.up = None
+
     def on_stop(self, how: str) -> None:
+        self.service.up = None
         if self.local is not None:
             self.local.lose_all()
         active, self.active = self.active, {}
@@ -133,10 +137,15 @@ class Service(Component):
         self.stream = self.sim.streams[f"balancer:{name}"]
         self.random_balance = config["balancer"] == "random"
         self._next = 0
+        #: the instances that are up, in order (None: to be listed again, after
+        #: an instance stopped or started)
+        self.up: list[Instance] | None = None
 
     def pick(self) -> Instance | None:
         """The instance the load balancer sends the next request to, or None if all are down."""
-        up = [i for i in self.instances if i.up]
+        up = self.up
+        if up is None:
+            up = self.up = [i for i in self.instances if i.up]
         if not up:
             return None
         if self.random_balance:
