@@ -31,6 +31,13 @@ class Clocks:
         """How many of its seconds ``node``'s clock counts per true second."""
         return 1.0 + sum(drift for _, drift, _ in self._faults.get(node, ()))
 
+    def when(self, node: str, reading: float) -> float:
+        """The true time at which ``node``'s clock will read ``reading`` (now if it
+        already does); exactly ``reading`` for a clock without faults."""
+        if not self._faults.get(node):
+            return max(reading, self.sim.env.now)
+        return self.sim.env.now + self.until(node, reading)
+
     def until(self, node: str, reading: float) -> float:
         """True seconds from now until ``node``'s clock reads ``reading`` (0 if it does)."""
         return max(0.0, (reading - self.read(node)) / self.rate(node))

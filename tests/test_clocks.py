@@ -93,3 +93,59 @@ def test_clock_faults_are_checked():
         load(scenario(faults=[{**AHEAD, "skew": "soon"}]))
     with pytest.raises(ScenarioError, match="unknown node"):
         load(scenario(faults=[{**AHEAD, "node": "api-9"}]))
+
+
+# --- TTL on a node's clock ----------------------------------------------------------
+
+def _expired(sim):
+    copies = sim.record.history({}).copies
+    rows = copies[copies["change"] == "expire"]
+    return dict(zip(rows["key"], rows["time_s"]))
+
+
+@pytest.mark.parametrize("jitter", [0.0, 1e-9])
+def test_a_clock_stepped_ahead_expires_entries_early_and_back_late(jitter):
+    from simulator.components.entries import Entries
+    from simulator.streams import Streams
+    sim = Simulation(1)
+    clocks = Clocks(sim)
+    entries = Entries(sim, "c", 10.0, jitter=jitter, stream=Streams(1)["x"], clocks=clocks,
+                      node="c")
+    fault = {}
+    sim.at(0.0, lambda _: entries.store(0, 1, "fill"))        # due at 10 on c's clock
+    sim.at(2.0, lambda _: fault.update(e=clocks.skew("c", 5.0, 0.0)))  # c reads t + 5
+    sim.at(4.0, lambda _: entries.store(1, 1, "fill"))        # due when c reads 19
+    sim.at(8.0, lambda _: clocks.correct("c", fault["e"]))   # c reads t again
+    sim.run(30.0)
+    expired = _expired(sim)
+    assert expired[0] == pytest.approx(5.0, abs=1e-6)   # 5 s early
+    assert expired[1] == pytest.approx(19.0, abs=1e-6)  # stored at 4, lived 15 s
+
+
+def test_a_fast_clock_shortens_every_ttl():
+    from simulator.components.entries import Entries
+    sim = Simulation(1)
+    clocks = Clocks(sim)
+    clocks.skew("c", 0.0, 0.25)  # 1.25 s of c's clock per second
+    entries = Entries(sim, "c", 10.0, clocks=clocks, node="c")
+    sim.at(1.0, lambda _: entries.store(0, 1, "fill"))
+    sim.run(30.0)
+    assert _expired(sim)[0] == pytest.approx(1.0 + 10.0 / 1.25)
+
+
+def test_a_cache_whose_clock_jumps_ahead_of_every_ttl_is_emptied():
+    data = {"name": "clock-ttl", "duration": "8s", "network": {"latency": 0.0005},
+            "components": {"db": {"kind": "database"},
+                           "cache": {"kind": "cache", "ttl": "30s"},
+                           "api": {"kind": "service", "database": "db", "cache": "cache"}},
+            "workload": {"target": "api", "rate": 100, "read_fraction": 0.9, "keys": 20},
+            "faults": [{"kind": "clock", "node": "cache", "skew": "1m", "start": 4,
+                        "end": 6}]}
+    copies = simulator.run(data).history.copies
+    expired = copies[copies["change"] == "expire"]
+    last = copies[copies["time_s"] < 4].groupby("key")["version"].last()
+    held = set(last[last >= 0].index)  # what the cache held when its clock jumped
+    assert len(held) >= 10
+    # All of it expired at the jump; later fills expire only while the clock is ahead.
+    assert set(expired.loc[expired["time_s"] == 4.0, "key"]) == held
+    assert (expired["time_s"] >= 4).all() and (expired["time_s"] < 6.001).all()

@@ -53,7 +53,8 @@ class CacheNode(Node):
         self.cache = cache
         self.stream = cache.sim.streams[f"node:{name}"]
         self.entries = Entries(self.sim, name, cache.ttl, capacity=cache.capacity,
-                               jitter=cache.ttl_jitter, stream=self.stream)
+                               jitter=cache.ttl_jitter, stream=self.stream,
+                               clocks=cache.world.clocks, node=name)
         self.processing = dict.fromkeys(("get", "fill", "set", "delete", "load", "write"),
                                         cache.op_time)
         #: per key, how many invalidations (delete, set) it has seen: a lease

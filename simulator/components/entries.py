@@ -9,12 +9,19 @@ Without jitter every entry lives the same TTL, so entries fall due in the
 order they were stored: they wait in a FIFO queue behind a single alarm set
 for the oldest live one (entries overwritten or deleted meanwhile are
 skipped), instead of an alarm each in the event queue, where thousands of
-them would make every other event slower to schedule.
+them would make every other event slower to schedule.  With jitter they wait
+in a heap, still behind one alarm.
+
+Deadlines are kept on the clock of the node that holds the copy (see
+``simulator.clocks``), as a real cache keeps absolute expiry times: a clock
+that jumps ahead expires entries early, one that runs slow keeps them late.
 """
 
 from __future__ import annotations
 
 from collections import OrderedDict, deque
+from heapq import heappop, heappush
+from itertools import count
 
 
 class _Entry:
@@ -26,7 +33,7 @@ class _Entry:
 
 class Entries:
     def __init__(self, sim, copy: str, ttl: float, *, capacity: int = 0,
-                 jitter: float = 0.0, stream=None) -> None:
+                 jitter: float = 0.0, stream=None, clocks=None, node: str = "") -> None:
         self.sim = sim
         self.copy = copy
         self.ttl = ttl
@@ -34,10 +41,15 @@ class Entries:
         self.jitter = jitter
         self.stream = stream
         self._held: OrderedDict[int, _Entry] = OrderedDict()
-        #: without jitter: (due time, key, entry) in due order, the oldest one
-        #: still held has an alarm (``_armed``)
-        self._due: deque = deque()
+        #: (deadline on the node's clock, tie-break, key, entry): a FIFO queue
+        #: without jitter, a heap with it; one alarm, for the earliest
+        self._due = [] if jitter else deque()
+        self._order = count()
+        self._alarm = 0  # the alarm that counts; older ones are ignored when they ring
         self._armed = False
+        self._clocks, self._node = clocks, node
+        if clocks is not None:
+            clocks.watchers.setdefault(node, []).append(self._rearm)
 
     def __len__(self) -> int:
         return len(self._held)
@@ -66,33 +78,52 @@ class Entries:
             held.move_to_end(key)
         self.sim.record.copy_change(self.sim.env.now, self.copy, key, version, change)
         if self.ttl:
+            clock = self.sim.env.now if self._clocks is None else \
+                self._clocks.read(self._node)
             if self.jitter:
                 ttl = self.ttl * (1.0 + self.jitter * (2.0 * self.stream.uniform() - 1.0))
-                self.sim.after(ttl, self._expire, (key, entry))
+                item = (clock + ttl, next(self._order), key, entry)
+                heappush(self._due, item)
+                if not self._armed or self._due[0] is item:  # a new earliest
+                    self._arm()
                 return
-            due = self.sim.env.now + self.ttl
-            self._due.append((due, key, entry))
+            self._due.append((clock + self.ttl, 0, key, entry))
             if not self._armed:
-                self._armed = True
-                self.sim.at(due, self._expire_due)
+                self._arm()
 
-    def _expire(self, item) -> None:
-        key, entry = item
-        if self._held.get(key) is entry:
-            del self._held[key]
-            self.sim.record.copy_change(self.sim.env.now, self.copy, key, -1, "expire")
+    def _when(self, deadline: float) -> float:
+        """The true time at which the node's clock reads ``deadline``."""
+        if self._clocks is None:
+            return deadline
+        return self._clocks.when(self._node, deadline)
 
-    def _expire_due(self, _) -> None:
+    def _arm(self) -> None:
+        self._armed = True
+        self._alarm += 1
+        self.sim.at(self._when(self._due[0][0]), self._expire_due, self._alarm)
+
+    def _rearm(self) -> None:
+        """The node's clock was stepped or changed rate: every deadline moved."""
+        if self._armed:
+            self._arm()
+
+    def _expire_due(self, alarm: int) -> None:
         """Expire every entry due now; set the alarm for the next one still held."""
+        if alarm != self._alarm:
+            return  # superseded by a later alarm
         now = self.sim.env.now
+        clock = now if self._clocks is None else self._clocks.read(self._node)
+        if clock != now:  # a skewed clock: allow for the rounding of its arithmetic
+            clock += _SLACK
         due, held = self._due, self._held
-        while due and (due[0][0] <= now or held.get(due[0][1]) is not due[0][2]):
-            _, key, entry = due.popleft()
+        pop = heappop if self.jitter else deque.popleft
+        while due and (due[0][0] <= clock or held.get(due[0][2]) is not due[0][3]):
+            _, _, key, entry = pop(due)
             if held.get(key) is entry:
                 del held[key]
                 self.sim.record.copy_change(now, self.copy, key, -1, "expire")
         if due:
-            self.sim.at(due[0][0], self._expire_due)
+            self._arm()
         else:
             self._armed = False
 
@@ -105,3 +136,7 @@ class Entries:
         for key in sorted(self._held):
             self.sim.record.copy_change(now, self.copy, key, -1, change)
         self._held.clear()
+
+
+#: A deadline this close to a skewed clock's reading is due (rounding of clock arithmetic).
+_SLACK = 1e-9

@@ -38,7 +38,8 @@ class Instance(Node):
         self.busy = 0
         self.waiting: deque = deque()
         self.active: dict = {}  # flow -> message
-        self.local = (Entries(self.sim, f"{name}/local", service.local_ttl)
+        self.local = (Entries(self.sim, f"{name}/local", service.local_ttl,
+                              clocks=service.world.clocks, node=name)
                       if service.local_ttl else None)
 
     def on_request(self, message) -> None:
