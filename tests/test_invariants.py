@@ -215,3 +215,19 @@ def test_a_replaced_primary_acked_late_does_not_commit_a_version_twice():
     history = world.run()
     assert not history.events.empty
     check_history(world, history)
+
+
+def test_a_duplicated_write_behind_flush_commits_once():
+    # found by the property test: the network delivered a flush twice while the
+    # first copy still waited for its synchronous replica
+    data = _example({"kind": "database", "replicas": 1, "replication": "sync",
+                     "disk_write": {"dist": "exponential", "mean": "2ms"}},
+                    {"target": "api", "read_fraction": 0.0},
+                    api={"kind": "service", "instances": 1, "workers": 1,
+                         "database": "store", "cache": "cache"},
+                    cache={"kind": "cache", "ttl": 0, "mode": "behind", "flush_delay": 0.1,
+                           "database": "store"})
+    data["network"].update(loss=0.0, duplicate=0.05)
+    world = World(load(data), 0)
+    history = world.run()
+    check_history(world, history)

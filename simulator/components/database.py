@@ -128,6 +128,8 @@ class DatabaseNode(Node):
             if version <= self.held.get(key, 0):  # a retry of what is already committed
                 self.network.reply(message, "ok", (version, self.name))
                 return
+            if any(entry[0] == version for entry in self.pending.get(key, ())):
+                return  # a copy of a write still waiting for acks: that one answers
             self.db.assigned[key] = max(self.db.assigned.get(key, 0), version)
         else:
             version = self.db.assigned.get(key, 0) + 1
