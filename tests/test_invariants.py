@@ -45,6 +45,8 @@ def systems(draw):
                  "fanout": draw(st.sampled_from(["all", "quorum"])),
                  "read_repair": draw(st.booleans()),
                  "conflict": draw(st.sampled_from(["version", "timestamp"])),
+                 "spares": draw(st.sampled_from([0, 0, 2])), "suspect_for": 0.3,
+                 "handoff_every": 0.2,
                  "legs": {"w": {"dist": "exponential", "mean": "1ms"}}}
     components = {"store": store}
     via_service = draw(st.booleans())

@@ -29,6 +29,17 @@ committed); a version acknowledged only after a newer one was committed is
 recorded at that newer one's commit time, since it was already superseded.
 ``read_repair: true`` sends the newest version read to the replicas that
 answered an older one.
+
+Sloppy quorum with hinted handoff (``spares: K``, after Dynamo, DeCandia et
+al., SOSP 2007).  K spare nodes (``<name>-spare-1`` ...) hold no data of their
+own.  A coordinator that saw a replica fail to answer (a timeout or a refusal)
+suspects it for ``suspect_for`` and sends its writes meant for that replica to
+a spare instead, with a hint naming the replica; the spare acknowledges (its
+ack counts towards W) and hands the write off to the replica, retrying every
+``handoff_every``, until the replica takes it.  Writes stay available while
+replicas are cut off, but reads still go to the replicas only, so R + W > N no
+longer means a read sees the latest write.  Hints are durable; they are not
+copies a reader can see, so they are not in the history's copies.
 """
 
 from __future__ import annotations
@@ -38,7 +49,7 @@ import bisect
 from ..distributions import build
 from ..engine import Waiting
 from ..network import Node, Reply
-from ..schema import Field, boolean, choice, distribution, integer, list_of, record
+from ..schema import Field, boolean, choice, distribution, duration, integer, list_of, record
 from .base import Component
 
 #: Timestamps count microseconds from this many seconds before the run starts.
@@ -107,6 +118,53 @@ class QuorumReplica(Node):
         self.network.reply(message, "ok", (self.held.get(message.args, 0), self.name),
                            self.legs["s"].sample(self.stream))
 
+    def on_handoff(self, message) -> None:
+        """A spare hands off a write it took for this replica."""
+        key, version = message.args
+        if version > self.held.get(key, 0):
+            self.held[key] = version
+            self.sim.record.copy_change(self.sim.env.now, self.name, key, version, "handoff")
+        self.store.acknowledged(key, version, self.name)
+        self.network.reply(message, "ok")
+
+
+class Spare(Node):
+    """A node that takes writes for unreachable replicas and hands them off later."""
+
+    def __init__(self, name: str, store: "QuorumStore") -> None:
+        super().__init__(name, store.network)
+        self.store = store
+        self.hints: dict[tuple[str, int], int] = {}  # (replica, key) -> newest version
+        self.armed = False
+
+    def on_put(self, message) -> None:
+        key, version, replica = message.args
+        if version > self.hints.get((replica, key), 0):
+            self.hints[(replica, key)] = version
+        self.store.acknowledged(key, version, self.name)
+        self.network.reply(message, "ok", (version, self.name))
+        if not self.armed:
+            self.armed = True
+            self.after(self.store.handoff_every, self._hand_off)
+
+    def _hand_off(self, _=None) -> None:
+        """Offer every hint to its replica; a hint goes when the replica takes it."""
+        if self.up:
+            for (replica, key), version in list(self.hints.items()):
+                pending = self.network.request(self.name, replica, "handoff", (key, version),
+                                               self.store.handoff_every)
+                pending.then = self._delivered(replica, key, version)
+        if self.hints:
+            self.after(self.store.handoff_every, self._hand_off)
+        else:
+            self.armed = False
+
+    def _delivered(self, replica: str, key: int, version: int):
+        def then(reply) -> None:
+            if reply.status == "ok" and self.hints.get((replica, key)) == version:
+                del self.hints[(replica, key)]
+        return then
+
 
 class QuorumStore(Component):
     kind = "quorum"
@@ -124,6 +182,14 @@ class QuorumStore(Component):
                           "last writer wins by a version from one counter per key (perfect "
                           "clocks), or by the coordinator's clock (timestamp: clock faults "
                           "make it lose writes)"),
+        "spares": Field(integer(0, 64), 0, "sloppy quorum: spare nodes that take writes "
+                                           "for replicas a coordinator suspects, and hand "
+                                           "them off later (hinted handoff)"),
+        "suspect_for": Field(duration(positive=True), "2s",
+                             "spares: how long a coordinator avoids a replica that failed "
+                             "to answer it"),
+        "handoff_every": Field(duration(positive=True), "1s",
+                               "spares: how often a spare offers its hints to their replicas"),
         "legs": Field(record(LEGS, what="the WARS legs"), {}, "latency of each leg, for "
                                                                "every replica"),
         "per_replica": Field(list_of(record({k: Field(f.validator, None, f.doc)
@@ -145,7 +211,8 @@ class QuorumStore(Component):
 
     @staticmethod
     def node_names(name: str, config: dict) -> list[str]:
-        return [f"{name}-{i + 1}" for i in range(config["replicas"])]
+        return [f"{name}-{i + 1}" for i in range(config["replicas"])] + [
+            f"{name}-spare-{i + 1}" for i in range(config["spares"])]
 
     def __init__(self, name: str, config: dict, world) -> None:
         super().__init__(name, config, world)
@@ -155,13 +222,18 @@ class QuorumStore(Component):
         self.stream = self.sim.streams[f"component:{name}"]
         base = {k: build(v) for k, v in config["legs"].items()}
         self.replicas = []
-        for i, node in enumerate(self.node_names(name, config)):
+        for i, node in enumerate(self.node_names(name, {**config, "spares": 0})):
             legs = dict(base)
             if i < len(config["per_replica"]):
                 legs.update({k: build(v) for k, v in config["per_replica"][i].items()
                              if v is not None})
             self.replicas.append(QuorumReplica(node, self, legs))
         self.names = [r.name for r in self.replicas]
+        self.spares = [Spare(f"{name}-spare-{i + 1}", self) for i in range(config["spares"])]
+        self.suspect_for = config["suspect_for"]
+        self.handoff_every = config["handoff_every"]
+        #: (coordinator, replica) -> until when the coordinator avoids the replica
+        self.suspects: dict[tuple[str, str], float] = {}
         self.versions: dict[int, int] = {}   # key -> last version handed out
         self.recorded: dict[int, list] = {}  # key -> [(version, commit time)] recorded
         self.acks: dict[tuple, set] = {}     # (key, version) -> replicas that hold it
@@ -196,9 +268,12 @@ class QuorumStore(Component):
         self.writers[(key, version)] = writer
         self.acks[(key, version)] = set()
         net = self.network
-        pendings = [net.request(caller, node, "put", (key, version), timeout)
-                    for node in self._targets(self.w)]
-        status, _ = yield Gather(pendings, self.w)
+        if self.spares:
+            status, _ = yield self._sloppy_put(caller, key, version, timeout)
+        else:
+            pendings = [net.request(caller, node, "put", (key, version), timeout)
+                        for node in self._targets(self.w)]
+            status, _ = yield Gather(pendings, self.w)
         if status != "ok":
             return status, "quorum-not-reached"
         return "ok", (version, self.name)
@@ -213,6 +288,34 @@ class QuorumStore(Component):
             version += 1
         used.add(version)
         return version
+
+    def _sloppy_put(self, caller: str, key: int, version: int, timeout: float) -> Gather:
+        """Send a write to its replicas, or to spares for the replicas ``caller``
+        suspects; watch who fails to answer."""
+        net, now = self.network, self.sim.env.now
+        free = [s.name for s in self.spares
+                if self.suspects.get((caller, s.name), 0.0) <= now]
+        pendings, nodes = [], []
+        for node in self._targets(self.w):
+            if self.suspects.get((caller, node), 0.0) > now and free:
+                spare = free.pop(0)
+                pendings.append(net.request(caller, spare, "put", (key, version, node),
+                                            timeout))
+                nodes.append(spare)
+            else:
+                pendings.append(net.request(caller, node, "put", (key, version), timeout))
+                nodes.append(node)
+        gather = Gather(pendings, self.w)
+        for pending, node in zip(pendings, nodes):
+            pending.then = self._watched(caller, node, pending.then)
+        return gather
+
+    def _watched(self, caller: str, node: str, then):
+        def watch(reply) -> None:
+            if reply.status in ("timeout", "refused"):
+                self.suspects[(caller, node)] = self.sim.env.now + self.suspect_for
+            then(reply)
+        return watch
 
     def acknowledged(self, key: int, version: int, replica: str) -> None:
         """A replica acknowledged ``version``: at the W-th it is committed, whether or
