@@ -70,8 +70,10 @@ class Result:
     def __repr__(self) -> str:
         s = self.summary
         availability = "-" if s["availability"] is None else f"{s['availability']:.4f}"
+        lost = s["writes"].get("lost", 0)
         return (f"<Result {s['scenario']} seed={s['seed']}: {s['ops']['total']} ops, "
-                f"availability {availability}, stale reads {s['reads']['stale']}>")
+                f"availability {availability}, stale reads {s['reads']['stale']}"
+                + (f", lost writes {lost}" if lost else "") + ">")
 
 
 class Figures:
