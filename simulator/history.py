@@ -67,14 +67,22 @@ NOTHING = -1
 OPTIONAL = {("truth", "writer"): NOTHING}
 
 
+#: pandas copies data shared between frames when one of them writes to it
+#: (always from pandas 3; an option before)
+COPY_ON_WRITE = int(pd.__version__.split(".")[0]) >= 3 or \
+    pd.get_option("mode.copy_on_write") is True
+
+
 def conform(table: str, frame: pd.DataFrame) -> pd.DataFrame:
     """Return ``frame`` with exactly the columns and dtypes of ``table``.
 
     Missing string columns are filled with ``""``; any other missing column is
-    an error, because the analysis cannot guess it.
+    an error, because the analysis cannot guess it.  The result never shares
+    writes with ``frame``: with copy-on-write it shares its data until either
+    side changes it, otherwise it is a copy.
     """
     columns = TABLES[table]
-    frame = frame.copy()
+    frame = frame.copy(deep=not COPY_ON_WRITE)
     for name, dtype in columns.items():
         if name not in frame.columns:
             if (table, name) in OPTIONAL:
