@@ -13,6 +13,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from . import csvfile
+
 OPS_COLUMNS = {
     "index": "int64",
     "process": "int64",
@@ -149,7 +151,7 @@ def save(history: History, folder: str | Path) -> None:
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     for table in TABLES:
-        getattr(history, table).to_csv(folder / f"{table}.csv", index=False, lineterminator="\n")
+        csvfile.write(getattr(history, table), folder / f"{table}.csv")
     (folder / "history.json").write_text(json.dumps(history.meta, indent=2, sort_keys=True) + "\n")
 
 
