@@ -13,6 +13,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from . import csvfile
+
 OPS_COLUMNS = {
     "index": "int64",
     "process": "int64",
@@ -79,14 +81,22 @@ OPTIONAL = {("truth", "writer"): NOTHING, ("truth", "lost_s"): float("nan")}
 LATER = {"events"}
 
 
+#: pandas copies data shared between frames when one of them writes to it
+#: (always from pandas 3; an option before)
+COPY_ON_WRITE = int(pd.__version__.split(".")[0]) >= 3 or \
+    pd.get_option("mode.copy_on_write") is True
+
+
 def conform(table: str, frame: pd.DataFrame) -> pd.DataFrame:
     """Return ``frame`` with exactly the columns and dtypes of ``table``.
 
     Missing string columns are filled with ``""``; any other missing column is
-    an error, because the analysis cannot guess it.
+    an error, because the analysis cannot guess it.  The result never shares
+    writes with ``frame``: with copy-on-write it shares its data until either
+    side changes it, otherwise it is a copy.
     """
     columns = TABLES[table]
-    frame = frame.copy()
+    frame = frame.copy(deep=not COPY_ON_WRITE)
     for name, dtype in columns.items():
         if name not in frame.columns:
             if (table, name) in OPTIONAL:
@@ -156,7 +166,7 @@ def save(history: History, folder: str | Path) -> None:
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     for table in TABLES:
-        getattr(history, table).to_csv(folder / f"{table}.csv", index=False, lineterminator="\n")
+        csvfile.write(getattr(history, table), folder / f"{table}.csv")
     (folder / "history.json").write_text(json.dumps(history.meta, indent=2, sort_keys=True) + "\n")
 
 

@@ -283,8 +283,7 @@ class Network:
         if link is None or link.generation != self.generation:
             link = self.link(src, dst)
         if link.sender.pauses:  # a paused node sends when it resumes
-            link.sender.paused.append(
-                (lambda _: self.send(src, dst, method, args, call, extra), None))
+            link.sender.paused.append((self._send_later, (src, dst, method, args, call, extra)))
             return
         if self.blocked and (src, dst) in self.blocked:
             return
@@ -302,6 +301,10 @@ class Network:
             delay = self._transit(link, stream, method, extra)
             heappush(self._queue, (self._env._now + delay, NORMAL, next(self._eid), Message(
                 src, dst, method, args, call, link.node, self._delivery)))
+
+    def _send_later(self, message: tuple) -> None:
+        # a method, not a lambda in send: a closure would cost every send its cells
+        self.send(*message)
 
     def _transit(self, link: Link, stream, method: str, extra: float) -> float:
         """Delay of one copy: latency, extra transit, processing at the receiver, FIFO."""

@@ -2,7 +2,9 @@
 
 Rows are appended to ``array`` columns (8 bytes a number) and strings are
 interned to small integer codes, so a million operations cost tens of
-megabytes, not hundreds.
+megabytes, not hundreds.  The conversion makes one copy of each column, put
+in operation order on the way, and maps string codes to the interned string
+objects only then.
 """
 
 from __future__ import annotations
@@ -95,22 +97,28 @@ class Recorder:
         c[3].append(version)
         c[4].append(codes[change] if change in codes else self.code(change))
 
-    def _frame(self, table: _Table) -> pd.DataFrame:
+    def _frame(self, table: _Table, order: np.ndarray | None = None) -> pd.DataFrame:
+        """The table as a DataFrame of fresh arrays (rows in ``order`` if given)."""
         strings = np.array(self._strings, dtype=object)
         data = {}
         for name, column in table.columns.items():
             kind = table.kinds[name]
-            values = np.frombuffer(column, dtype={"d": np.float64, "q": np.int64,
-                                                  "s": np.int_}[kind]) if len(column) else \
-                np.array([], dtype={"d": np.float64, "q": np.int64, "s": np.int_}[kind])
+            dtype = {"d": np.float64, "q": np.int64, "s": np.int_}[kind]
+            values = np.frombuffer(column, dtype=dtype) if len(column) else \
+                np.array([], dtype=dtype)
+            # a copy, so that no array here holds on to the recorder's buffers
+            values = values[order] if order is not None else values.copy()
             data[name] = strings[values] if kind == "s" else values
         return pd.DataFrame(data, copy=False)
 
     def history(self, meta: dict) -> History:
-        ops = self._frame(self.ops)
-        index = ops["index"].to_numpy()
+        index = np.frombuffer(self.ops.columns["index"], dtype=np.int64) \
+            if len(self.ops) else np.array([], dtype=np.int64)
+        order = None
         if len(index) and (np.diff(index) < 0).any():  # completions come out of order
-            ops = ops.iloc[np.argsort(index, kind="stable")]
+            order = np.argsort(index, kind="stable")
+        del index
+        ops = self._frame(self.ops, order)
         return History(ops=ops, truth=self._truth(), copies=self._frame(self.copies),
                        copy_info=pd.DataFrame(self.copy_info, columns=[
                            "copy", "component", "kind", "source", "initial", "learns_stale_by"]),

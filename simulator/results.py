@@ -14,7 +14,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from . import history as history_io, report
+from . import csvfile, history as history_io, report
 from .errors import SedimentError
 from .scenario.yamlfile import dump_yaml
 
@@ -86,12 +86,11 @@ def _write_all(result, folder: Path) -> None:
 
 def write_analysis(result, folder: Path) -> None:
     """The files computed from the history: tables, summary, figures, reports."""
-    result.windows.to_csv(folder / "windows.csv", index=False, lineterminator="\n")
+    csvfile.write(result.windows, folder / "windows.csv")
     stale = result.stale_reads
-    stale[stale["stale"] | stale["phantom"]].to_csv(folder / "stale_reads.csv", index=False,
-                                                    lineterminator="\n")
-    result.lost_writes.to_csv(folder / "lost_writes.csv", index=False, lineterminator="\n")
-    result.phases.to_csv(folder / "phases.csv", index=False, lineterminator="\n")
+    csvfile.write(stale[stale["stale"] | stale["phantom"]], folder / "stale_reads.csv")
+    csvfile.write(result.lost_writes, folder / "lost_writes.csv")
+    csvfile.write(result.phases, folder / "phases.csv")
     (folder / "summary.json").write_text(
         json.dumps(result.summary, indent=2, allow_nan=False) + "\n")
     images = {}

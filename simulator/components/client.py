@@ -18,6 +18,7 @@ and a process whose operation ended ``info`` is never used again.
 from __future__ import annotations
 
 import bisect
+from functools import partial
 
 import numpy as np
 
@@ -140,13 +141,14 @@ class Clients(Node):
         node = instance.name
         pending = self.network.request(self.name, node, "request", (op, key, index, token),
                                        self.timeout)
-        pending.then = lambda reply: self._answered(reply, index, process, op, key, now, node)
+        # a partial, not a lambda: a closure would make every local of _issue a cell
+        pending.then = partial(self._answered, index, process, op, key, now, node)
 
     def _direct(self, call, index, process, op, key, invoked):
         status, value = yield from call
-        self._answered(Reply(status, value), index, process, op, key, invoked, "")
+        self._answered(index, process, op, key, invoked, "", Reply(status, value))
 
-    def _answered(self, reply, index, process, op, key, invoked, node) -> None:
+    def _answered(self, index, process, op, key, invoked, node, reply) -> None:
         status, error = _outcome(op, reply)
         version, served_by = reply.value if status == "ok" else (-1, "")
         self._done(index, process, op, key, invoked, status, version, served_by, node, error)
