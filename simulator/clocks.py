@@ -11,6 +11,10 @@ entries); the simulation itself always runs on true time.
 from __future__ import annotations
 
 
+#: The slowest rate a clock can run at, in its seconds per true second.
+_SLOWEST = 0.1
+
+
 class Clocks:
     def __init__(self, sim) -> None:
         self.sim = sim
@@ -43,7 +47,11 @@ class Clocks:
         return max(0.0, (reading - self.read(node)) / self.rate(node))
 
     def skew(self, node: str, skew: float, drift: float) -> tuple:
-        """Start a clock fault on ``node``; returns what :meth:`correct` needs."""
+        """Start a clock fault on ``node``; returns what :meth:`correct` needs.
+
+        Drifts of overlapping faults add up, limited so that a clock never runs
+        slower than a tenth of true time (nor backwards)."""
+        drift = max(drift, _SLOWEST - self.rate(node))
         entry = (skew, drift, self.sim.env.now)
         self._faults.setdefault(node, []).append(entry)
         self._changed(node)

@@ -72,17 +72,20 @@ class Recorder:
         c[9].append(code(node) if node in self._codes else self.code(node))
         c[10].append(code(error) if error in self._codes else self.code(error))
 
-    def commit(self, key: int, version: int, time: float, source: str, writer: int) -> None:
+    def commit(self, key: int, version: int, time: float, source: str, writer: int) -> int:
+        """Record a commit; returns its row, which :meth:`lose` can name later."""
         t = self._truth_cols
+        row = len(t[0])
         t[0].append(key)
         t[1].append(version)
         t[2].append(time)
         t[3].append(self.code(source))
         t[4].append(writer)
+        return row
 
-    def lose(self, key: int, version: int, time: float, source: str, how: str) -> None:
-        """A committed version of ``source`` will never be seen again, and why."""
-        self.lost.append((source, key, version, time, how))
+    def lose(self, row: int, time: float, how: str) -> None:
+        """The commit recorded in ``row`` will never be seen again, and why."""
+        self.lost.append((row, time, how))
 
     def event(self, time: float, node: str, event: str, detail: str = "") -> None:
         """Something a component did on its own: a promotion, a step-down, a resync."""
@@ -133,10 +136,7 @@ class Recorder:
         truth["lost_s"] = np.nan
         truth["lost_how"] = ""
         if self.lost:
-            lost = pd.DataFrame(self.lost, columns=["source", "key", "version", "lost_s",
-                                                    "lost_how"])
-            at = pd.MultiIndex.from_frame(truth[["source", "key", "version"]]).get_indexer(
-                pd.MultiIndex.from_frame(lost[["source", "key", "version"]]))
-            truth.loc[truth.index[at], "lost_s"] = lost["lost_s"].to_numpy()
-            truth.loc[truth.index[at], "lost_how"] = lost["lost_how"].to_numpy()
+            rows, times, hows = zip(*self.lost)
+            truth.loc[list(rows), "lost_s"] = times
+            truth.loc[list(rows), "lost_how"] = hows
         return truth

@@ -149,3 +149,30 @@ def test_a_cache_whose_clock_jumps_ahead_of_every_ttl_is_emptied():
     # All of it expired at the jump; later fills expire only while the clock is ahead.
     assert set(expired.loc[expired["time_s"] == 4.0, "key"]) == held
     assert (expired["time_s"] >= 4).all() and (expired["time_s"] < 6.001).all()
+
+
+def test_drifts_that_add_up_never_stop_or_reverse_a_clock():
+    sim = Simulation(1)
+    clocks = Clocks(sim)
+    clocks.skew("c", 0.0, -0.5)
+    clocks.skew("c", 0.0, -0.5)
+    clocks.skew("c", 0.0, -0.4)
+    assert clocks.rate("c") == pytest.approx(0.1)
+    before = clocks.read("c")
+    sim.run(10.0)
+    assert clocks.read("c") == pytest.approx(before + 1.0)
+
+
+def test_entries_stored_after_a_clock_steps_back_do_not_wait_behind_older_ones():
+    from simulator.components.entries import Entries
+    sim = Simulation(1)
+    clocks = Clocks(sim)
+    entries = Entries(sim, "c", 1.0, clocks=clocks, node="c")
+    fault = {}
+    sim.at(1.0, lambda _: fault.update(e=clocks.skew("c", 0.5, 0.0)))
+    sim.at(1.9, lambda _: entries.store(1, 1, "fill"))   # due when c reads 3.4
+    sim.at(2.0, lambda _: clocks.correct("c", fault["e"]))
+    sim.at(2.05, lambda _: entries.store(2, 1, "fill"))  # due at 3.05, before key 1
+    sim.run(5.0)
+    expired = _expired(sim)
+    assert expired[2] == pytest.approx(3.05) and expired[1] == pytest.approx(3.4)

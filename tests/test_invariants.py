@@ -154,6 +154,15 @@ def check_history(world, history):
     elif not behind:
         # Only a failover loses writes, and only writes some primary committed.
         assert (lost_writes(history)["how"] != "never committed").all()
+    # Failover: the monitor never lags the database's term, and one node at most
+    # leads the newest term.
+    for component in world.components.values():
+        monitor = getattr(component, "monitor", None)
+        if monitor is not None:
+            assert component.term <= monitor.term
+            leaders = [n for n in component.nodes
+                       if n.role == "primary" and n.term == component.term]
+            assert len(leaders) <= 1
     # Every fault healed: nothing blocked, degraded, held or paused at the end.
     net = world.network
     assert not net.blocked and not net.degradations

@@ -95,3 +95,14 @@ def test_without_suspicion_writes_go_to_the_replicas():
     assert set(h.ops.loc[h.ops["status"] == "ok", "served_by"]) <= {"kv", "kv-1", "kv-2",
                                                                      "kv-3"}
     assert simulator.analyse(h).summary["availability"] == 1.0
+
+
+def test_a_spare_and_the_replica_it_stands_in_for_count_once_towards_w():
+    from simulator.network import Message
+    world, _ = run(scenario())
+    store = world.components["kv"]
+    store.acks[(0, 999)] = set()
+    spare, replica = world.network.nodes["kv-spare-1"], world.network.nodes["kv-2"]
+    spare.on_put(Message("api-1", spare.name, "put", (0, 999, "kv-2"), None, spare, []))
+    replica.on_handoff(Message(spare.name, "kv-2", "handoff", (0, 999), None, replica, []))
+    assert store.acks[(0, 999)] == {"kv-2"}  # one holder: W not reached by a double count

@@ -7,7 +7,8 @@ split brain), or it was never committed at all (a write-behind cache acked it
 and crashed before flushing it).
 
 A write is matched to the truth by its operation index (the truth's
-``writer`` column) where the truth records writers, else by ``(key,
+``writer`` column) where the truth records writers (a write the network
+duplicated may have several rows: it survived if one did), else by ``(key,
 version)`` within its source of truth.  ``info`` writes are never lost writes:
 the client was not told they happened.
 """
@@ -50,7 +51,12 @@ def lost_writes(history: History) -> pd.DataFrame:
     index = writes["index"].to_numpy(np.int64)
     by_writer = (truth["writer"] >= 0).any()
     if by_writer:
-        rows = truth[truth["writer"] >= 0].drop_duplicates("writer", keep="last")
+        # A write the network duplicated can have several rows: it survived if any
+        # did, so a surviving row is the one kept for each writer.
+        rows = truth[truth["writer"] >= 0]
+        rows = rows.iloc[np.lexsort((rows["lost_s"].isna().to_numpy(),
+                                     rows["writer"].to_numpy(np.int64)))]
+        rows = rows.drop_duplicates("writer", keep="last")
         found = pd.Series(np.arange(len(rows)), index=rows["writer"].to_numpy(np.int64))
         at = found.reindex(index).to_numpy()
     else:

@@ -27,7 +27,8 @@ services only talk to the cache, which loads misses from the store
 (read-through) and writes the store before it answers (write-through).
 ``mode: behind`` answers a write at once and writes the store later
 (write-behind): the write waits ``flush_delay`` in the cache's queue, then is
-flushed, one at a time and in order, retried until the store takes it.  The
+flushed, one at a time and in order, retried until the store takes it; until
+then a read of the key gets it, even if its entry expired or was evicted.  The
 cache is the only writer of its store, so it names each write's version when
 it takes it.  A crash loses the queue: those writes were acknowledged and
 never reach the store (lost writes), and their versions are never used.
@@ -64,6 +65,9 @@ class CacheNode(Node):
         self.lease_epoch = 0
         #: write-behind: (due time, key, version, writer) waiting to be flushed, in order
         self.dirty: deque = deque()
+        #: write-behind: key -> the newest version not yet flushed (what a read must
+        #: see, even if the entry expired or was evicted meanwhile)
+        self.unflushed: dict[int, int] = {}
         self.flusher: Flow | None = None
 
     # Each operation takes op_time, folded into the message's delivery
@@ -106,6 +110,10 @@ class CacheNode(Node):
     # --- read-through and write-through: the cache talks to the store itself ---
     def on_load(self, message) -> None:
         version = self.entries.get(message.args)
+        if version is None and message.args in self.unflushed:
+            # written here and not flushed yet: the store has an older version
+            version = self.unflushed[message.args]
+            self.entries.store(message.args, version, "fill")
         if version is not None:
             self.network.reply(message, "ok", (version, self.name))
         else:
@@ -139,6 +147,7 @@ class CacheNode(Node):
         self.invalidations[key] = self.invalidations.get(key, 0) + 1
         self.entries.store(key, version, "overwrite")
         self.dirty.append((self.sim.env.now + self.cache.flush_delay, key, version, writer))
+        self.unflushed[key] = version
         self.network.reply(message, "ok", (version, self.name))
         if self.flusher is None:
             self.flusher = Flow(self.sim, self)
@@ -157,6 +166,8 @@ class CacheNode(Node):
                                                          cache.database_timeout, version)
             if status == "ok":
                 dirty.popleft()
+                if self.unflushed.get(key) == version:
+                    del self.unflushed[key]
             else:  # not taken (or not known to be): try the same write again
                 yield cache.database_timeout
         self.flusher = None
@@ -185,6 +196,7 @@ class CacheNode(Node):
         self.entries.lose_all()
         self.lease_epoch += 1
         self.dirty.clear()  # write-behind: acknowledged, never to reach the store
+        self.unflushed.clear()
         if self.flusher is not None:
             self.flusher.stop()
             self.flusher = None

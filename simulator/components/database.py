@@ -26,9 +26,12 @@ contents, going back where it held writes the new primary never had).  Callers
 learn who the primary is from the monitor too (it tells every node that has
 called the database, each round), so a caller cut off from the monitor keeps
 writing to the old primary: with ``fencing: none`` that primary keeps
-accepting writes (split brain); with ``fencing: lease`` it refuses writes once
-it has not heard the monitor for ``after``, which is before the monitor may
-promote anyone.
+accepting writes (split brain); with ``fencing: lease`` it accepts and commits
+writes only while it holds a lease: each ping the monitor sends it while it
+answers grants ``after`` more on the primary's own clock, and the monitor
+promotes no one until every lease it granted has run out.  (A primary whose
+clock runs behind keeps its lease too long: clock faults can break fencing.)
+A promotion is itself a ping: it names the new primary under the new term.
 
 What the truth is across a failover.  The truth of a database is the lineage
 that survives: versions come from one counter per key for the whole database,
@@ -70,7 +73,9 @@ class DatabaseNode(Node):
         self.term = 1      # the newest failover term this node knows of
         self.synced = True  # a node rejoining after a failover is not, until resynced
         self.syncing = False
-        self.heard = 0.0   # when the monitor last pinged it (its lease, with fencing)
+        #: with lease fencing: until when (on this node's clock) the monitor lets it
+        #: accept writes as primary; the first primary starts with one lease
+        self.lease_until = db.failover_after if primary else 0.0
         # as a replica: the replication log waiting for the disk (single applier)
         self.log: deque = deque()
         self.applying = False
@@ -119,6 +124,9 @@ class DatabaseNode(Node):
         message, epoch = item
         if epoch != self.epoch or self.role != PRIMARY:
             return  # lost in a crash before it reached the disk, or stepped down
+        if self.db.fenced(self):  # the lease ran out while the disk wrote: not committed
+            self.network.reply(message, "fail", "fenced")
+            return
         # args: (key, index of the writing operation[, version reserved by the
         # writer]) or just the key
         args = message.args if isinstance(message.args, tuple) else (message.args, -1)
@@ -138,7 +146,7 @@ class DatabaseNode(Node):
             self.pending.setdefault(key, []).append(
                 [version, self.db.acks_needed, message, writer])
             if self.db.failover:
-                self.db.writers[(key, version)] = writer
+                self.db.writers.setdefault(key, {})[version] = writer
         else:
             self._commit(key, version, message, writer)
         for replica in self.others:
@@ -189,7 +197,9 @@ class DatabaseNode(Node):
             for entry in queue:
                 if previous < entry[0] <= version:
                     entry[1] -= 1
-            while queue and queue[0][1] <= 0:
+            # a primary whose lease ran out commits nothing (its writers wait, then
+            # time out: they may yet survive, if a replica that has them is promoted)
+            while queue and queue[0][1] <= 0 and not self.db.fenced(self):
                 entry_version, _, request, writer = queue.pop(0)
                 self._commit(key, entry_version, request, writer)
 
@@ -199,7 +209,10 @@ class DatabaseNode(Node):
             self.network.reply(message, "fail", "not-primary")
             return
         snapshot = dict(self.held)
-        self.acked[message.src] = dict(snapshot)
+        acked = self.acked[message.src]  # a duplicated request must not lower it
+        for key, version in snapshot.items():
+            if version > acked.get(key, 0):
+                acked[key] = version
         self.network.reply(message, "ok", snapshot)
 
     # --- as a replica ------------------------------------------------------------
@@ -250,25 +263,27 @@ class DatabaseNode(Node):
             self.network.reply(message, "ok", (held, self.name))
 
     def on_ping(self, message) -> None:
-        """The monitor's heartbeat, carrying its term and primary."""
-        term, primary = message.args
-        if term >= self.term:
-            self.heard = self.sim.env.now
+        """The monitor's heartbeat: its term, who it says leads, and (to that node) a
+        lease.  A ping naming this node primary under a newer term promotes it."""
+        term, primary, lease_until = message.args
         if term > self.term:
-            self._learn(term, primary)
+            if primary == self.name:
+                self._promote(term)
+            else:
+                self._learn(term, primary)
         elif self.role == REPLICA and not self.synced and not self.syncing:
             self._resync(primary)
+        if term == self.term and primary == self.name:
+            self.lease_until = max(self.lease_until, lease_until)
         self.network.reply(message, "ok", (self.term, self.role, self.position, self.synced))
 
-    def on_promote(self, message) -> None:
-        term = message.args
-        if term <= self.term or self.role == PRIMARY:
-            self.network.reply(message, "fail", "stale-term")
-            return
+    def _promote(self, term: int) -> None:
+        if self.role == PRIMARY:  # led an older term and never heard of the newer ones
+            self.pending.clear()
         self.term = term
+        self.synced, self.syncing = True, False
         self._lead()
         self.db.promoted(self, term)
-        self.network.reply(message, "ok", term)
 
     def _learn(self, term: int, primary: str) -> None:
         """A newer term: step down if this node led, and rejoin the new primary."""
@@ -336,9 +351,9 @@ class Monitor(Node):
         self.primary = db.node_list[0]
         self.next_term = 2
         self.last_ok = 0.0  # the primary's last answer
+        self.last_grant = 0.0  # when it last granted the primary a lease
         self.round = 0
         self.answers: dict[str, tuple] = {}  # node -> (round, term, role, position, synced)
-        self.promoting = False
 
     def on_start(self) -> None:
         """Back after a crash: judge only by what it hears from now on."""
@@ -354,12 +369,20 @@ class Monitor(Node):
         if not self.up:
             return  # a crashed or stopped monitor watches nothing; it keeps its memory
         self.round += 1
-        now = self.sim.env.now
-        if now - self.last_ok >= self.db.failover_after - 1e-12 and not self.promoting:
-            self._promote()
+        now, after = self.sim.env.now, self.db.failover_after
+        promoted = False
+        # Promote only once the primary has been silent for `after` and every lease
+        # granted to it has run out.
+        if now - self.last_ok >= after - 1e-12 and now - self.last_grant >= after - 1e-12:
+            promoted = self._promote()
+        answered = self.answers.get(self.primary, (0,))[0] == self.round - 1
+        lease = 0.0
+        if promoted or answered:  # a lease only to a primary that still answers
+            lease = self.db.world.clocks.read(self.name) + after
+            self.last_grant = now
         for node in self.db.node_list:
-            pending = self.network.request(self.name, node, "ping", (self.term, self.primary),
-                                           self.db.heartbeat)
+            args = (self.term, self.primary, lease if node == self.primary else 0.0)
+            pending = self.network.request(self.name, node, "ping", args, self.db.heartbeat)
             pending.then = self._answered(node, self.round)
         for caller in self.db.callers:
             self.network.send(self.name, caller, "discover", (self.db.name, self.term,
@@ -375,21 +398,19 @@ class Monitor(Node):
                 self.last_ok = self.sim.env.now
         return then
 
-    def _promote(self) -> None:
+    def _promote(self) -> bool:
+        """Choose the replica holding the most among those that answered the last
+        round, synced, under the current term; from now on the pings name it primary
+        under a new term (the ping is the promotion)."""
         candidates = [(-answer[3], node) for node, answer in self.answers.items()
                       if node != self.primary and answer[0] == self.round - 1
                       and answer[1] == self.term and answer[2] == REPLICA and answer[4]]
         if not candidates:
-            return
-        node = min(candidates)[1]
-        term, self.next_term = self.next_term, self.next_term + 1
-        self.promoting = True
-
-        def then(reply) -> None:
-            self.promoting = False
-            if reply.status == "ok":
-                self.term, self.primary, self.last_ok = term, node, self.sim.env.now
-        self.network.request(self.name, node, "promote", term, self.db.heartbeat).then = then
+            return False
+        self.primary = min(candidates)[1]
+        self.term, self.next_term = self.next_term, self.next_term + 1
+        self.last_ok = self.sim.env.now  # give it `after` to answer as primary
+        return True
 
 
 class Database(Component):
@@ -467,10 +488,11 @@ class Database(Component):
         self.lease = failover is not None and failover["fencing"] == "lease"
         self.assigned: dict[int, int] = {}  # key -> latest version assigned, by any primary
         self.term = 1  # the term of the newest promotion that happened
-        #: key -> versions committed in the lineage that survives so far (failover only)
-        self.lineage: dict[int, list[int]] = {}
+        #: key -> [(version, truth row)] committed in the lineage that survives so far
+        #: (failover only)
+        self.lineage: dict[int, list[tuple[int, int]]] = {}
         #: (key, version) -> writer, for versions assigned but not yet committed
-        self.writers: dict[tuple[int, int], int] = {}
+        self.writers: dict[int, dict[int, int]] = {}  # key -> {version: writer}
         #: the nodes that called this database, in order: the monitor tells them the primary
         self.callers: dict[str, None] = {}
         self.primary = DatabaseNode(self.node_list[0], self, primary=True)
@@ -501,22 +523,28 @@ class Database(Component):
     # --- the truth across failovers -----------------------------------------------
     def committed(self, node: DatabaseNode, key: int, version: int, writer: int) -> None:
         """``node`` committed ``version`` of ``key`` as primary."""
-        now = self.sim.env.now
-        if self.failover and node.term != self.term and version in self.lineage.get(key, ()):
-            # A replaced primary got the last acks of a write the promoted
-            # replica already held: that write committed at the promotion.
-            return
-        self.sim.record.commit(key, version, now, self.name, writer)
+        now, record = self.sim.env.now, self.sim.record
         if not self.failover:
+            record.commit(key, version, now, self.name, writer)
             return
-        self.writers.pop((key, version), None)
-        if node.term == self.term:
-            self.lineage.setdefault(key, []).append(version)
-        else:  # a primary that was already replaced: this write cannot survive
-            self.sim.record.lose(key, version, now, self.name, "replaced primary")
+        waiting = self.writers.get(key)
+        if waiting is not None:
+            waiting.pop(version, None)
+        if node.term != self.term:
+            if any(v == version for v, _ in self.lineage.get(key, ())):
+                # A replaced primary got the last acks of a write the promoted
+                # replica already held: that write committed at the promotion.
+                return
+            # a primary that was already replaced: this write cannot survive
+            record.lose(record.commit(key, version, now, self.name, writer), now,
+                        "replaced primary")
+            return
+        row = record.commit(key, version, now, self.name, writer)
+        self.lineage.setdefault(key, []).append((version, row))
 
     def promoted(self, node: DatabaseNode, term: int) -> None:
-        """``node`` became primary under ``term``: what it lacks of the lineage is lost."""
+        """``node`` became primary under ``term``: what it lacks of the lineage is lost,
+        and what it holds beyond it commits now."""
         record, now = self.sim.record, self.sim.env.now
         record.event(now, node.name, "promoted", f"term {term}")
         if term <= self.term:
@@ -525,18 +553,24 @@ class Database(Component):
         held = node.held
         for key, versions in self.lineage.items():
             mine = held.get(key, 0)
-            while versions and versions[-1] > mine:
-                record.lose(key, versions.pop(), now, self.name, "failover")
-        for key, version in held.items():  # held but never committed: commits now
+            while versions and versions[-1][0] > mine:
+                record.lose(versions.pop()[1], now, "failover")
+        for key, version in held.items():
             versions = self.lineage.setdefault(key, [])
-            if version > (versions[-1] if versions else 0):
-                versions.append(version)
-                record.commit(key, version, now, self.name,
-                              self.writers.pop((key, version), -1))
+            last = versions[-1][0] if versions else 0
+            if version <= last:
+                continue
+            # Held but never committed (a write still waiting for acks), with the
+            # waiting writes it superseded: they commit now, in version order.
+            waiting = self.writers.get(key, {})
+            for v in sorted(v for v in waiting if last < v < version) + [version]:
+                row = record.commit(key, v, now, self.name, waiting.pop(v, -1))
+                versions.append((v, row))
 
     def fenced(self, node: DatabaseNode) -> bool:
-        """Whether lease fencing stops ``node`` from accepting writes right now."""
-        return self.lease and self.sim.env.now - node.heard >= self.failover_after
+        """Whether lease fencing stops ``node`` from accepting writes right now: its
+        lease, on its own clock, has run out."""
+        return self.lease and self.world.clocks.read(node.name) >= node.lease_until
 
     # --- callers -----------------------------------------------------------------
     def primary_for(self, caller: str) -> str:

@@ -20,7 +20,7 @@ that jumps ahead expires entries early, one that runs slow keeps them late.
 from __future__ import annotations
 
 from collections import OrderedDict, deque
-from heapq import heappop, heappush
+from heapq import heapify, heappop, heappush
 from itertools import count
 
 
@@ -44,6 +44,8 @@ class Entries:
         #: (deadline on the node's clock, tie-break, key, entry): a FIFO queue
         #: without jitter, a heap with it; one alarm, for the earliest
         self._due = [] if jitter else deque()
+        #: a FIFO queue stays in deadline order only without jitter and clock steps
+        self._heap = bool(jitter)
         self._order = count()
         self._alarm = 0  # the alarm that counts; older ones are ignored when they ring
         self._armed = False
@@ -80,8 +82,10 @@ class Entries:
         if self.ttl:
             clock = self.sim.env.now if self._clocks is None else \
                 self._clocks.read(self._node)
-            if self.jitter:
-                ttl = self.ttl * (1.0 + self.jitter * (2.0 * self.stream.uniform() - 1.0))
+            if self._heap:
+                ttl = self.ttl
+                if self.jitter:
+                    ttl *= 1.0 + self.jitter * (2.0 * self.stream.uniform() - 1.0)
                 item = (clock + ttl, next(self._order), key, entry)
                 heappush(self._due, item)
                 if not self._armed or self._due[0] is item:  # a new earliest
@@ -103,7 +107,14 @@ class Entries:
         self.sim.at(self._when(self._due[0][0]), self._expire_due, self._alarm)
 
     def _rearm(self) -> None:
-        """The node's clock was stepped or changed rate: every deadline moved."""
+        """The node's clock was stepped or changed rate: every deadline moved, and
+        entries stored from now on may fall due before older ones (a clock stepped
+        back): from here on they wait in a heap."""
+        if not self._heap:
+            self._heap = True
+            self._due = [(deadline, next(self._order), key, entry)
+                         for deadline, _, key, entry in self._due]
+            heapify(self._due)
         if self._armed:
             self._arm()
 
@@ -116,7 +127,7 @@ class Entries:
         if clock != now:  # a skewed clock: allow for the rounding of its arithmetic
             clock += _SLACK
         due, held = self._due, self._held
-        pop = heappop if self.jitter else deque.popleft
+        pop = heappop if self._heap else deque.popleft
         while due and (due[0][0] <= clock or held.get(due[0][2]) is not due[0][3]):
             _, _, key, entry = pop(due)
             if held.get(key) is entry:

@@ -141,7 +141,8 @@ class Spare(Node):
         key, version, replica = message.args
         if version > self.hints.get((replica, key), 0):
             self.hints[(replica, key)] = version
-        self.store.acknowledged(key, version, self.name)
+        # it stands in for the replica: the replica's own ack later is not a second one
+        self.store.acknowledged(key, version, replica)
         self.network.reply(message, "ok", (version, self.name))
         if not self.armed:
             self.armed = True
@@ -333,8 +334,9 @@ class QuorumStore(Component):
         if self.by_timestamp and version < self.floors.pop((key, version), 0):
             # Older than a version committed before this write began: last
             # writer wins keeps that one, and this write is never seen.
-            self.sim.record.commit(key, version, now, self.name, writer)
-            self.sim.record.lose(key, version, now, self.name, "older timestamp")
+            record = self.sim.record
+            record.lose(record.commit(key, version, now, self.name, writer), now,
+                        "older timestamp")
             return
         self.latest[key] = max(self.latest.get(key, 0), version)
         recorded = self.recorded.setdefault(key, [])
