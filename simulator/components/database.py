@@ -446,8 +446,9 @@ class Database(Component):
                                "who the primary is)"),
             "fencing": Field(choice("none", "lease"), "none",
                              "none: a primary that was replaced keeps accepting writes until "
-                             "it hears of it (split brain); lease: a primary refuses writes "
-                             "when it has not heard the monitor for `after`"),
+                             "it hears of it (split brain); lease: a primary accepts writes "
+                             "only while it holds a lease, renewed by `after` with each ping "
+                             "it answers; no one is promoted before it runs out"),
         }, what="failover"), None, "automatic failover by a monitor node <name>-monitor "
                                    "(off when left out)"),
     }

@@ -21,7 +21,7 @@ Cassandra does: the version is the clock reading in microseconds, so a
 coordinator whose clock is ahead stamps its writes later than they are); a
 replica applies a version only if it is newer than what it holds (last writer
 wins).  With timestamps, a write stamped older than a version committed
-before it even began can never be seen: it is committed and lost at once
+before it even began (before its coordinator took it) can never be seen: it is committed and lost at once
 (``lost_how``: ``older timestamp``), the lost update of clock skew.  A version is committed, for the truth, at the instant the W-th
 replica acknowledges it, whether or not its coordinator still waits for the
 answer (a write whose acks are lost is ``info`` to its client, yet
