@@ -15,7 +15,14 @@ import click
 from . import __version__
 from .errors import SedimentError
 
-BUNDLED = Path(__file__).resolve().parent.parent / "scenarios"
+def bundled_folder() -> Path:
+    """Where the bundled scenarios are: next to the package in a checkout (or an
+    editable install), else where a regular install put them
+    (``<prefix>/share/sediment/scenarios``)."""
+    checkout = Path(__file__).resolve().parent.parent / "scenarios"
+    if checkout.is_dir():
+        return checkout
+    return Path(sys.prefix) / "share" / "sediment" / "scenarios"
 
 
 class _DefaultToRun(click.Group):
@@ -41,7 +48,7 @@ def _scenario_path(text: str) -> str:
     path = Path(text)
     if path.exists():
         return text
-    for folder in (Path("scenarios"), BUNDLED):
+    for folder in (Path("scenarios"), bundled_folder()):
         candidate = folder / f"{text}.yaml"
         if not path.suffix and candidate.exists():
             return str(candidate)
@@ -169,7 +176,7 @@ def schema(section):
 def list_(folder):
     """List scenarios with their one-line descriptions."""
     from .scenario import load
-    folders = [Path(folder)] if folder else [f for f in (Path("scenarios"), BUNDLED)
+    folders = [Path(folder)] if folder else [f for f in (Path("scenarios"), bundled_folder())
                                              if f.is_dir()][:1]
     for path in sorted(p for f in folders for p in f.glob("*.yaml")):
         try:

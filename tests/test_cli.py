@@ -183,3 +183,18 @@ def test_an_unwritable_results_folder_is_an_error_not_a_traceback(tmp_path):
     result = CliRunner().invoke(main, [str(ROOT / "scenarios/partition.yaml"), "--out",
                                        str(blocker / "run"), "-q", *SMALL])
     assert result.exit_code == 2 and "error:" in result.output
+
+
+def test_bundled_scenarios_are_found_where_a_regular_install_puts_them(tmp_path, monkeypatch):
+    import simulator.cli as cli
+    installed = tmp_path / "prefix" / "share" / "sediment" / "scenarios"
+    installed.mkdir(parents=True)
+    (installed / "lesson.yaml").write_text((ROOT / "scenarios" / "quorum.yaml").read_text())
+    # an installed package: no scenarios folder next to it
+    monkeypatch.setattr(cli, "__file__", str(tmp_path / "site" / "simulator" / "cli.py"))
+    monkeypatch.setattr(cli.sys, "prefix", str(tmp_path / "prefix"))
+    monkeypatch.chdir(tmp_path)
+    assert cli.bundled_folder() == installed
+    assert cli._scenario_path("lesson") == str(installed / "lesson.yaml")
+    result = invoke("list")
+    assert result.exit_code == 0 and "lesson.yaml" in result.output
