@@ -1,0 +1,61 @@
+"""Fast paths give what the plain code gives: inlined latency draws, a database
+write as one request."""
+
+from __future__ import annotations
+
+import pytest
+
+import simulator
+from simulator.distributions import Constant, Exponential, LogNormal, Normal, Shifted
+from simulator.engine import Simulation
+from simulator.network import Network, Node
+from simulator.streams import Stream
+
+
+class Sink(Node):
+    def __init__(self, name, network):
+        super().__init__(name, network)
+        self.times = []
+
+    def on_ping(self, message):
+        self.times.append(self.sim.now)
+
+
+@pytest.mark.parametrize("latency", [Exponential(0.002), LogNormal(0.0005, 0.4),
+                                     Normal(0.001, 0.0003),
+                                     Shifted(Exponential(0.001), Constant(0.01))])
+def test_send_draws_each_latency_exactly_as_its_sample(latency):
+    sim = Simulation(7)
+    net = Network(sim, {"latency": latency, "loss": 0.0, "duplicate": 0.0, "fifo": False}, [])
+    Sink("a", net)
+    b = Sink("b", net)
+    sends = 3000  # more than a block of pre-drawn values
+    for i in range(sends):
+        sim.at(i * 0.01, lambda _: net.send("a", "b", "ping", None, extra=0.25))
+    sim.run(100.0)
+    stream = Stream(7, "link:a->b")  # the link's stream, drawn again through sample()
+    expected = sorted(i * 0.01 + (latency.sample(stream) + 0.25) for i in range(sends))
+    assert sorted(b.times) == expected  # the very same floats
+
+
+def test_a_database_write_as_one_request_is_the_same_as_its_flow():
+    base = {"name": "w", "duration": "2s", "seed": 3,
+            "components": {"db": {"kind": "database", "replicas": 2,
+                                  "replication": "semi-sync", "acks": 1}},
+            "workload": {"target": "db", "arrivals": "closed", "clients": 3,
+                         "read_fraction": 0.3, "keys": 5}}
+    fast = simulator.run(base).ops
+    from simulator.components.client import Clients
+    original = Clients.__init__
+
+    def without(self, *args, **kwargs):  # the clients drive every write as a flow
+        original(self, *args, **kwargs)
+        self.write_request = None
+
+    Clients.__init__ = without
+    try:
+        slow = simulator.run(base).ops
+    finally:
+        Clients.__init__ = original
+    assert (fast["op"] == "write").sum() > 50
+    assert fast.equals(slow)
