@@ -1,13 +1,18 @@
 """Fast paths give what the plain code gives: inlined latency draws, a database
-write as one request."""
+write as one request, figures drawn in a second process."""
 
 from __future__ import annotations
+
+import os
+from pathlib import Path
 
 import pytest
 
 import simulator
+from simulator import results
 from simulator.distributions import Constant, Exponential, LogNormal, Normal, Shifted
 from simulator.engine import Simulation
+from simulator.errors import SedimentError
 from simulator.network import Network, Node
 from simulator.streams import Stream
 
@@ -59,3 +64,61 @@ def test_a_database_write_as_one_request_is_the_same_as_its_flow():
         Clients.__init__ = original
     assert (fast["op"] == "write").sum() > 50
     assert fast.equals(slow)
+
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _small():
+    return simulator.run(ROOT / "scenarios" / "partition.yaml", duration=20, overrides=[
+        "workload.rate=50", "faults.0.start=5s", "faults.0.duration=5s"])
+
+
+def _files(folder):
+    return {p.name: p.read_bytes() for p in sorted(folder.iterdir())}
+
+
+def test_figures_drawn_in_a_second_process_are_the_same_files(tmp_path, monkeypatch):
+    result = _small()
+    assert results._figures_in_parallel()
+    result.save(tmp_path / "parallel")
+    monkeypatch.setattr(results, "PARALLEL_FIGURES", False)
+    result.save(tmp_path / "here")
+    parallel, here = _files(tmp_path / "parallel"), _files(tmp_path / "here")
+    assert parallel == here and "timeline.png" in here
+
+
+def test_a_figure_failing_in_the_second_process_fails_the_save(tmp_path, monkeypatch):
+    result = _small()
+
+    def broken(_):
+        raise ValueError("no ink")
+
+    monkeypatch.setattr(results, "draw", broken)
+    with pytest.raises(ValueError, match="no ink"):
+        result.save(tmp_path / "run")
+    assert not (tmp_path / "run").exists()
+    assert [p.name for p in tmp_path.iterdir()] == []  # no half-written folder either
+
+
+def test_an_exception_that_does_not_pickle_still_surfaces(tmp_path, monkeypatch):
+    result = _small()
+
+    class Odd(Exception):
+        def __reduce__(self):
+            raise TypeError("cannot pickle")
+
+    def broken(_):
+        raise Odd("strange")
+
+    monkeypatch.setattr(results, "draw", broken)
+    with pytest.raises(RuntimeError, match="strange"):
+        result.save(tmp_path / "run")
+
+
+def test_a_second_process_that_dies_fails_the_save(tmp_path, monkeypatch):
+    result = _small()
+    monkeypatch.setattr(results, "draw", lambda _: os._exit(3))
+    with pytest.raises(SedimentError, match="exit code 3"):
+        result.save(tmp_path / "run")
+    assert not (tmp_path / "run").exists()
