@@ -154,7 +154,10 @@ class Node:
         return self.state == UP
 
     def on_reply(self, message: Message) -> None:
-        message.call.answer(message.args)
+        call = message.call  # call.answer(message.args), inlined: one call per reply less
+        if not call.done:
+            call.done = True
+            call.then(message.args)
 
     def on_discover(self, message: Message) -> None:
         """A monitor says who leads a component now; an older term is ignored."""
@@ -442,7 +445,7 @@ class Deadlines:
             self.sim.after(self.timeout, self._expire)
 
     def _expire(self, _) -> None:
-        now = self.sim.env.now
+        now = self.sim.env._now
         queue = self.queue
         while queue and (queue[0].done or queue[0].deadline - now <= _EPSILON):
             pending = queue.popleft()
