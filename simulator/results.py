@@ -129,11 +129,13 @@ def draw(result) -> dict[str, bytes]:
 
 def _figures_in_parallel() -> bool:
     """Whether a forked child can draw the figures: a second core, the fork start
-    method (not on Windows) and no other thread in this process (forking a
-    threaded process can deadlock the child)."""
+    method (not on Windows), no other thread in this process (forking a
+    threaded process can deadlock the child) and not a daemonic worker process
+    (a multiprocessing pool's), which may not have children."""
     return (PARALLEL_FIGURES and (os.cpu_count() or 1) >= 2
             and "fork" in multiprocessing.get_all_start_methods()
-            and threading.active_count() == 1)
+            and threading.active_count() == 1
+            and not multiprocessing.current_process().daemon)
 
 
 class _Figures:

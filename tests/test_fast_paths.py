@@ -122,3 +122,17 @@ def test_a_second_process_that_dies_fails_the_save(tmp_path, monkeypatch):
     with pytest.raises(SedimentError, match="exit code 3"):
         result.save(tmp_path / "run")
     assert not (tmp_path / "run").exists()
+
+
+def _save_in_a_pool_worker(folder):
+    result = _small()
+    assert not results._figures_in_parallel()  # a daemonic worker may not fork
+    result.save(folder)
+    return sorted(p.name for p in folder.iterdir())
+
+
+def test_a_pool_worker_draws_the_figures_itself(tmp_path):
+    import multiprocessing
+    with multiprocessing.get_context("fork").Pool(1) as pool:
+        names = pool.apply(_save_in_a_pool_worker, (tmp_path / "run",))
+    assert "timeline.png" in names and "ops.csv" in names
