@@ -93,6 +93,8 @@ class Clients(Node):
         self.idle: list[int] = []
         self.processes = 0
         self.think = build(config["think"])
+        self.closed = config["arrivals"] == "closed"
+        self.rate = config["rate"]
 
     def start_workload(self) -> None:
         if self.config["arrivals"] == "poisson":
@@ -102,8 +104,8 @@ class Clients(Node):
                 self.sim.after(self.think.sample(self.stream), self._issue, None)
 
     def _arrive(self, _) -> None:
-        gap = self.stream.exponential() / self.config["rate"]
-        if self.sim.env.now + gap < self.until:
+        gap = self.stream.exponential() / self.rate
+        if self.sim.env._now + gap < self.until:
             self.sim.after(gap, self._arrive_and_issue, None)
 
     def _arrive_and_issue(self, _) -> None:
@@ -130,7 +132,8 @@ class Clients(Node):
         key = self._key()
         index = self.count
         self.count += 1
-        token = self.sessions.get(process, {}).get(key, 0)
+        session = self.sessions.get(process)
+        token = session.get(key, 0) if session is not None else 0
         if self.direct:  # the client coordinates the store's read or write itself
             store = self.service
             if op == "write" and self.write_request is not None:  # a single request
@@ -173,7 +176,7 @@ class Clients(Node):
                            node, error)
         if op == "write" and status == "ok":
             self.sessions.setdefault(process, {})[key] = version
-        closed = self.config["arrivals"] == "closed"
+        closed = self.closed
         if status == "info":
             self.sessions.pop(process, None)
             process = self.processes  # Jepsen: a crashed process gets a fresh id
