@@ -59,6 +59,12 @@ def _peak_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+def _children_peak_mb() -> float:
+    """The largest peak of a child process (the one drawing the figures while the
+    results folder is written), which the case's own peak does not include."""
+    return resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+
+
 def _timed(function):
     started = time.perf_counter()
     value = function()
@@ -172,6 +178,7 @@ def main() -> None:
         rows = cases(args.quick)[args.case]()
         for row in rows:
             row["peak_mb"] = _peak_mb()
+            row["children_peak_mb"] = _children_peak_mb()
         print(json.dumps(rows))
         return
     import simulator
@@ -191,6 +198,11 @@ def main() -> None:
         ratio = f"{rate / (baseline['ops'] / baseline['wall']):.2f}x" if baseline else ""
         print(f"{row['name']:<44} {row['ops']:>9} {row['wall']:>8.2f} {rate:>13,.0f} "
               f"{row['peak_mb']:>8.0f} {ratio:>6}")
+    children = {row["name"].split(":")[0]: row["children_peak_mb"] for row in rows
+                if row.get("children_peak_mb")}
+    if children:
+        print("peak MB of the process drawing the figures meanwhile: " + ", ".join(
+            f"{name} {peak:.0f}" for name, peak in children.items()))
 
 
 if __name__ == "__main__":

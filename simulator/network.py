@@ -24,7 +24,9 @@ from typing import NamedTuple
 
 from simpy.core import NORMAL
 
-from .distributions import Shifted
+from math import exp
+
+from .distributions import Exponential, LogNormal, Shifted
 from .engine import Simulation, Waiting
 
 UP, STOPPED, CRASHED = "up", "stopped", "crashed"
@@ -34,6 +36,10 @@ class Reply(NamedTuple):
     status: str
     value: object = None
 
+
+#: ``Reply(status, value)`` without the Python-level ``__new__`` NamedTuple adds
+#: (the hot path builds one reply per request): ``_reply(Reply, (status, value))``
+_reply = tuple.__new__
 
 TIMEOUT = Reply("timeout", "timeout")
 REFUSED = Reply("refused", "refused")
@@ -83,14 +89,16 @@ def _ring(timer: Timer) -> None:
         timer.fn(timer._value)
 
 
-_RING = [_ring]  # every timer's callbacks, for SimPy's Environment.step
+_RING = [_ring]
+
+_new = object.__new__  # every timer's callbacks, for SimPy's Environment.step
 
 
 class Link:
     """A directed link's settings: latency distribution, loss, duplication, FIFO."""
 
     __slots__ = ("latency", "loss", "duplicate", "fifo", "stream", "last_delivery",
-                 "base", "generation", "node", "sender")
+                 "base", "generation", "node", "sender", "inline")
 
     def __init__(self, base: dict, stream, node, sender) -> None:
         self.base = base
@@ -100,9 +108,22 @@ class Link:
         self.last_delivery = 0.0
         self.generation = -1
         self.latency = base["latency"]
+        #: how ``send`` draws the latency itself (see ``_inline``)
+        self.inline = _inline(self.latency)
         self.loss = base["loss"]
         self.duplicate = base["duplicate"]
         self.fifo = base["fifo"]
+
+
+def _inline(latency) -> tuple | None:
+    """The parameters ``send`` needs to draw ``latency`` without a call to its
+    ``sample`` (the same draws, the same arithmetic): ``(False, mean)`` for an
+    exponential, ``(True, mu, sigma)`` for a lognormal, None otherwise."""
+    if latency.__class__ is Exponential:
+        return (False, latency.mean)
+    if latency.__class__ is LogNormal:
+        return (True, latency.mu, latency.sigma)
+    return None
 
 
 class Node:
@@ -133,7 +154,10 @@ class Node:
         return self.state == UP
 
     def on_reply(self, message: Message) -> None:
-        message.call.answer(message.args)
+        call = message.call  # call.answer(message.args), inlined: one call per reply less
+        if not call.done:
+            call.done = True
+            call.then(message.args)
 
     def on_discover(self, message: Message) -> None:
         """A monitor says who leads a component now; an older term is ignored."""
@@ -250,6 +274,7 @@ class Network:
                 loss = 1 - (1 - loss) * (1 - fault.get("loss", 0.0))
                 duplicate = 1 - (1 - duplicate) * (1 - fault.get("duplicate", 0.0))
         link.latency, link.loss, link.duplicate = latency, loss, duplicate
+        link.inline = _inline(latency)
         link.generation = self.generation
 
     def block(self, pairs) -> None:
@@ -291,12 +316,24 @@ class Network:
         if link.loss and stream.uniform() < link.loss:
             return
         node = link.node
-        if node.processing or link.fifo:
-            delay = self._transit(link, stream, method, extra)
-        else:  # the common case of _transit
+        # _transit, with the latency's draw inlined for the common distributions
+        inline = link.inline
+        if inline is None:
             delay = link.latency.sample(stream) + extra
-        heappush(self._queue, (self._env._now + delay, NORMAL, next(self._eid), Message(
-            src, dst, method, args, call, node, self._delivery)))
+        elif inline[0]:  # LogNormal.sample
+            draws = stream._n
+            delay = exp(inline[1] + inline[2] * (draws.pop() if draws else stream.normal())) \
+                + extra
+        else:  # Exponential.sample
+            draws = stream._e
+            delay = inline[1] * (draws.pop() if draws else stream.exponential()) + extra
+        if link.fifo or method in node.processing:
+            delay = self._queued(link, node, method, delay)
+        # Message(...) without a call to __init__
+        message = _new(Message)
+        message.src, message.dst, message.method, message.args = src, dst, method, args
+        message.call, message.node, message.callbacks = call, node, self._delivery
+        heappush(self._queue, (self._env._now + delay, NORMAL, next(self._eid), message))
         if link.duplicate and stream.uniform() < link.duplicate:
             delay = self._transit(link, stream, method, extra)
             heappush(self._queue, (self._env._now + delay, NORMAL, next(self._eid), Message(
@@ -308,8 +345,10 @@ class Network:
 
     def _transit(self, link: Link, stream, method: str, extra: float) -> float:
         """Delay of one copy: latency, extra transit, processing at the receiver, FIFO."""
-        delay = link.latency.sample(stream) + extra
-        node = link.node
+        return self._queued(link, link.node, method, link.latency.sample(stream) + extra)
+
+    def _queued(self, link: Link, node: Node, method: str, delay: float) -> float:
+        """``delay`` in transit, plus processing at the receiver, and in FIFO order."""
         if node.processing:
             work = node.processing.get(method)
             if work is not None:
@@ -342,13 +381,20 @@ class Network:
         is called exactly once, with the reply or with ``TIMEOUT`` at the
         deadline.
         """
-        pending = Pending()
+        pending = _new(Pending)
+        pending.then = None
         self.send(src, dst, method, args, pending)
         queue = self._deadlines.get((src, timeout))
         if queue is None:
             queue = self._deadlines[(src, timeout)] = Deadlines(self.sim, timeout,
                                                                 self.nodes.get(src))
-        queue.add(pending)
+        # queue.add(pending), inlined
+        pending.done = False
+        pending.deadline = self._env._now + timeout
+        queue.queue.append(pending)
+        if not queue.armed:
+            queue.armed = True
+            self.sim.after(timeout, queue._expire)
         return pending
 
     def call(self, src: str, dst: str, method: str, args, timeout: float):
@@ -360,8 +406,8 @@ class Network:
     def reply(self, message: Message, status: str, value=None, extra: float = 0.0) -> None:
         """Answer a request (if it was one); ``extra`` is transit time on top of the link."""
         if message.call is not None:
-            self.send(message.dst, message.src, "reply", Reply(status, value), message.call,
-                      extra)
+            self.send(message.dst, message.src, "reply", _reply(Reply, (status, value)),
+                      message.call, extra)
 
 
 class Pending(Waiting):
@@ -399,7 +445,7 @@ class Deadlines:
             self.sim.after(self.timeout, self._expire)
 
     def _expire(self, _) -> None:
-        now = self.sim.env.now
+        now = self.sim.env._now
         queue = self.queue
         while queue and (queue[0].done or queue[0].deadline - now <= _EPSILON):
             pending = queue.popleft()

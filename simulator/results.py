@@ -9,9 +9,12 @@ from __future__ import annotations
 
 import io
 import json
+import multiprocessing
 import os
 import shutil
 import tempfile
+import threading
+import traceback
 from pathlib import Path
 
 from . import csvfile, history as history_io, report
@@ -19,6 +22,11 @@ from .errors import SedimentError
 from .scenario.yamlfile import dump_yaml
 
 RESULTS_ROOT = Path("results")
+
+#: Draw the figures in a second process while this one writes the tables, when
+#: that can help and is safe (see :func:`_figures_in_parallel`).  The files are
+#: the same bytes either way.
+PARALLEL_FIGURES = True
 
 
 def default_folder(meta: dict) -> Path:
@@ -74,17 +82,26 @@ def check_replaceable(folder: Path) -> None:
 
 def _write_all(result, folder: Path) -> None:
     history = result.history
-    history_io.save(history, folder)
+    figures = _Figures(result)  # drawn meanwhile, when a second process can
+    try:
+        history_io.save(history, folder)
+        _write_scenario(result, folder)
+        write_analysis(result, folder, figures)
+    finally:
+        figures.close()
+
+
+def _write_scenario(result, folder: Path) -> None:
+    history = result.history
     if result.scenario is not None:
         data = dict(result.scenario.data)
         data["seed"] = history.meta.get("seed")
         (folder / "scenario.yaml").write_text(
             "# The resolved scenario of this run (defaults filled in, durations in seconds).\n"
             "# Run it again with: simulate <this folder>/scenario.yaml\n" + dump_yaml(data))
-    write_analysis(result, folder)
 
 
-def write_analysis(result, folder: Path) -> None:
+def write_analysis(result, folder: Path, figures: "_Figures | None" = None) -> None:
     """The files computed from the history: tables, summary, figures, reports."""
     csvfile.write(result.windows, folder / "windows.csv")
     stale = result.stale_reads
@@ -93,11 +110,92 @@ def write_analysis(result, folder: Path) -> None:
     csvfile.write(result.phases, folder / "phases.csv")
     (folder / "summary.json").write_text(
         json.dumps(result.summary, indent=2, allow_nan=False) + "\n")
+    images = figures.images() if figures is not None else draw(result)
+    for name, image in images.items():
+        (folder / f"{name}.png").write_bytes(image)
+    (folder / "report.md").write_text(report.markdown(result, {n: f"{n}.png" for n in images}))
+    (folder / "report.html").write_text(report.html(result, images))
+
+
+def draw(result) -> dict[str, bytes]:
+    """Every figure of ``result`` as PNG bytes, by name, in order."""
     images = {}
     for name in result.plot.names:
         buffer = io.BytesIO()
         result.plot(name).savefig(buffer, format="png", dpi=100, metadata={"Software": None})
         images[name] = buffer.getvalue()
-        (folder / f"{name}.png").write_bytes(images[name])
-    (folder / "report.md").write_text(report.markdown(result, {n: f"{n}.png" for n in images}))
-    (folder / "report.html").write_text(report.html(result, images))
+    return images
+
+
+def _figures_in_parallel() -> bool:
+    """Whether a forked child can draw the figures: a second core, the fork start
+    method (not on Windows), no other thread in this process (forking a
+    threaded process can deadlock the child) and not a daemonic worker process
+    (a multiprocessing pool's), which may not have children."""
+    return (PARALLEL_FIGURES and (os.cpu_count() or 1) >= 2
+            and "fork" in multiprocessing.get_all_start_methods()
+            and threading.active_count() == 1
+            and not multiprocessing.current_process().daemon)
+
+
+class _Figures:
+    """The figures of a result, drawn in a forked child process while the parent
+    writes the tables (drawing takes seconds whatever the run's size), or drawn
+    here when asked for if a child cannot be used.  A failure in the child is
+    raised here, as the same exception when it can be sent back."""
+
+    def __init__(self, result) -> None:
+        self.result = result
+        self.process = None
+        self.received = False
+        if not _figures_in_parallel():
+            return
+        # the tables the figures draw from, computed once, here, before the fork
+        result.stale_reads, result.windows, result.lost_writes  # noqa: B018
+        context = multiprocessing.get_context("fork")
+        self.receive, send = context.Pipe(duplex=False)
+        self.process = context.Process(target=_draw_in_child, args=(result, send),
+                                       daemon=True)
+        self.process.start()
+        send.close()
+
+    def images(self) -> dict[str, bytes]:
+        if self.process is None:
+            return draw(self.result)
+        try:
+            status, payload = self.receive.recv()
+            self.received = True
+        except EOFError:
+            process = self.process
+            self.close()
+            raise SedimentError(f"drawing the figures failed: the process drawing them "
+                                f"ended with exit code {process.exitcode}") from None
+        self.close()
+        if status == "ok":
+            return payload
+        raise payload
+
+    def close(self) -> None:
+        """Reap the child; one still drawing (the parent failed first) is stopped."""
+        if self.process is None:
+            return
+        process, self.process = self.process, None
+        self.receive.close()
+        if process.is_alive() and not self.received:
+            process.terminate()
+        process.join()
+
+
+def _draw_in_child(result, send) -> None:
+    try:
+        images = draw(result)
+    except BaseException as error:  # noqa: BLE001 - sent back and raised in the parent
+        try:
+            send.send(("error", error))
+        except Exception:  # noqa: BLE001 - the exception does not pickle
+            send.send(("error", RuntimeError(
+                f"drawing the figures failed:\n{traceback.format_exc()}")))
+    else:
+        send.send(("ok", images))
+    finally:
+        send.close()

@@ -92,7 +92,9 @@ class World:
                 "sources": {c.truth: c.name for c in self.components.values()
                             if c.kind in STORES},
                 "keys": self.scenario.data["workload"]["keys"]}
-        return record.history(meta)
+        history = record.history(meta)
+        record.release()  # the history holds its own copy of every column
+        return history
 
 
 def simulate(scenario: Scenario, seed: int | None = None, progress=None) -> History:

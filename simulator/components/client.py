@@ -76,6 +76,9 @@ class Clients(Node):
         self.service = world.components[config["target"]]
         # clients of a database or quorum store itself (they coordinate)
         self.direct = self.service.kind in ("database", "quorum")
+        #: a store whose write is one request (``write_request``): no flow needed
+        self.write_request = getattr(self.service, "write_request", None) \
+            if self.direct else None
         self.timeout = config["timeout"]
         self.read_fraction = config["read_fraction"]
         self.stream = self.sim.streams["workload"]
@@ -90,6 +93,8 @@ class Clients(Node):
         self.idle: list[int] = []
         self.processes = 0
         self.think = build(config["think"])
+        self.closed = config["arrivals"] == "closed"
+        self.rate = config["rate"]
 
     def start_workload(self) -> None:
         if self.config["arrivals"] == "poisson":
@@ -99,8 +104,8 @@ class Clients(Node):
                 self.sim.after(self.think.sample(self.stream), self._issue, None)
 
     def _arrive(self, _) -> None:
-        gap = self.stream.exponential() / self.config["rate"]
-        if self.sim.env.now + gap < self.until:
+        gap = self.stream.exponential() / self.rate
+        if self.sim.env._now + gap < self.until:
             self.sim.after(gap, self._arrive_and_issue, None)
 
     def _arrive_and_issue(self, _) -> None:
@@ -114,7 +119,7 @@ class Clients(Node):
         return min(bisect.bisect_right(self.cdf, u), self.keys - 1)
 
     def _issue(self, process) -> None:
-        now = self.sim.env.now
+        now = self.sim.env._now
         if now >= self.until:
             return
         if process is None:
@@ -127,9 +132,14 @@ class Clients(Node):
         key = self._key()
         index = self.count
         self.count += 1
-        token = self.sessions.get(process, {}).get(key, 0)
+        session = self.sessions.get(process)
+        token = session.get(key, 0) if session is not None else 0
         if self.direct:  # the client coordinates the store's read or write itself
             store = self.service
+            if op == "write" and self.write_request is not None:  # a single request
+                self.write_request(self.name, key, index, self.timeout).then = partial(
+                    self._answered, index, process, op, key, now, "")
+                return
             call = (store.write(self.name, key, index, self.timeout) if op == "write"
                     else store.read(self.name, key, self.timeout, token))
             Flow(self.sim).start(self._direct(call, index, process, op, key, now))
@@ -146,21 +156,27 @@ class Clients(Node):
 
     def _direct(self, call, index, process, op, key, invoked):
         status, value = yield from call
-        self._answered(index, process, op, key, invoked, "", Reply(status, value))
+        self._finish(index, process, op, key, invoked, "", status, value)
 
     def _answered(self, index, process, op, key, invoked, node, reply) -> None:
-        status, error = _outcome(op, reply)
-        version, served_by = reply.value if status == "ok" else (-1, "")
-        self._done(index, process, op, key, invoked, status, version, served_by, node, error)
+        self._finish(index, process, op, key, invoked, node, reply[0], reply[1])
+
+    def _finish(self, index, process, op, key, invoked, node, status, value) -> None:
+        if status == "ok":
+            version, served_by = value
+            self._done(index, process, op, key, invoked, "ok", version, served_by, node, "")
+            return
+        outcome, error = _outcome(op, Reply(status, value))
+        self._done(index, process, op, key, invoked, outcome, -1, "", node, error)
 
     def _done(self, index, process, op, key, invoked, status, version, served_by, node,
               error) -> None:
-        now = self.sim.env.now
+        now = self.sim.env._now
         self.sim.record.op(index, process, op, key, invoked, now, status, version, served_by,
                            node, error)
         if op == "write" and status == "ok":
             self.sessions.setdefault(process, {})[key] = version
-        closed = self.config["arrivals"] == "closed"
+        closed = self.closed
         if status == "info":
             self.sessions.pop(process, None)
             process = self.processes  # Jepsen: a crashed process gets a fresh id

@@ -90,9 +90,10 @@ class DatabaseNode(Node):
         return delay
 
     def _hold(self, key: int, version: int, change: str) -> None:
-        self.position += version - self.held.get(key, 0)
-        self.held[key] = version
-        self.sim.record.copy_change(self.sim.env.now, self.name, key, version, change)
+        held = self.held
+        self.position += version - held.get(key, 0)
+        held[key] = version
+        self.sim.record.copy_change(self.sim.env._now, self.name, key, version, change)
 
     # --- as the primary --------------------------------------------------------
     def _lead(self) -> None:
@@ -159,7 +160,7 @@ class DatabaseNode(Node):
 
     def _ship(self, replica: str, key: int, version: int) -> None:
         self.network.send(self.name, replica, "apply", (key, version, self.term))
-        self.unacked[replica].append((self.sim.env.now + self.db.retry, key, version,
+        self.unacked[replica].append((self.sim.env._now + self.db.retry, key, version,
                                       self.epoch))
         if not self.resend_armed[replica]:
             self.resend_armed[replica] = True
@@ -606,10 +607,14 @@ class Database(Component):
     def write(self, caller: str, key: int, writer: int, timeout: float, version: int = 0):
         """Write ``key`` at the primary (a flow): ``(status, value)``.  ``version``,
         when given, was reserved with :meth:`reserve` (a write-behind flush)."""
-        args = (key, writer, version) if version else (key, writer)
-        got = yield self.network.request(caller, self.primary_for(caller), "write", args,
-                                         timeout)
+        got = yield self.write_request(caller, key, writer, timeout, version)
         return got.status, got.value
+
+    def write_request(self, caller: str, key: int, writer: int, timeout: float,
+                      version: int = 0):
+        """:meth:`write` as one request: the ``Pending`` its reply comes to."""
+        args = (key, writer, version) if version else (key, writer)
+        return self.network.request(caller, self.primary_for(caller), "write", args, timeout)
 
     def reserve(self, key: int) -> int:
         """The version the next write of ``key`` will commit as, taken now: a

@@ -1,0 +1,138 @@
+"""Fast paths give what the plain code gives: inlined latency draws, a database
+write as one request, figures drawn in a second process."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+import simulator
+from simulator import results
+from simulator.distributions import Constant, Exponential, LogNormal, Normal, Shifted
+from simulator.engine import Simulation
+from simulator.errors import SedimentError
+from simulator.network import Network, Node
+from simulator.streams import Stream
+
+
+class Sink(Node):
+    def __init__(self, name, network):
+        super().__init__(name, network)
+        self.times = []
+
+    def on_ping(self, message):
+        self.times.append(self.sim.now)
+
+
+@pytest.mark.parametrize("latency", [Exponential(0.002), LogNormal(0.0005, 0.4),
+                                     Normal(0.001, 0.0003),
+                                     Shifted(Exponential(0.001), Constant(0.01))])
+def test_send_draws_each_latency_exactly_as_its_sample(latency):
+    sim = Simulation(7)
+    net = Network(sim, {"latency": latency, "loss": 0.0, "duplicate": 0.0, "fifo": False}, [])
+    Sink("a", net)
+    b = Sink("b", net)
+    sends = 3000  # more than a block of pre-drawn values
+    for i in range(sends):
+        sim.at(i * 0.01, lambda _: net.send("a", "b", "ping", None, extra=0.25))
+    sim.run(100.0)
+    stream = Stream(7, "link:a->b")  # the link's stream, drawn again through sample()
+    expected = sorted(i * 0.01 + (latency.sample(stream) + 0.25) for i in range(sends))
+    assert sorted(b.times) == expected  # the very same floats
+
+
+def test_a_database_write_as_one_request_is_the_same_as_its_flow():
+    base = {"name": "w", "duration": "2s", "seed": 3,
+            "components": {"db": {"kind": "database", "replicas": 2,
+                                  "replication": "semi-sync", "acks": 1}},
+            "workload": {"target": "db", "arrivals": "closed", "clients": 3,
+                         "read_fraction": 0.3, "keys": 5}}
+    fast = simulator.run(base).ops
+    from simulator.components.client import Clients
+    original = Clients.__init__
+
+    def without(self, *args, **kwargs):  # the clients drive every write as a flow
+        original(self, *args, **kwargs)
+        self.write_request = None
+
+    Clients.__init__ = without
+    try:
+        slow = simulator.run(base).ops
+    finally:
+        Clients.__init__ = original
+    assert (fast["op"] == "write").sum() > 50
+    assert fast.equals(slow)
+
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _small():
+    return simulator.run(ROOT / "scenarios" / "partition.yaml", duration=20, overrides=[
+        "workload.rate=50", "faults.0.start=5s", "faults.0.duration=5s"])
+
+
+def _files(folder):
+    return {p.name: p.read_bytes() for p in sorted(folder.iterdir())}
+
+
+def test_figures_drawn_in_a_second_process_are_the_same_files(tmp_path, monkeypatch):
+    result = _small()
+    assert results._figures_in_parallel()
+    result.save(tmp_path / "parallel")
+    monkeypatch.setattr(results, "PARALLEL_FIGURES", False)
+    result.save(tmp_path / "here")
+    parallel, here = _files(tmp_path / "parallel"), _files(tmp_path / "here")
+    assert parallel == here and "timeline.png" in here
+
+
+def test_a_figure_failing_in_the_second_process_fails_the_save(tmp_path, monkeypatch):
+    result = _small()
+
+    def broken(_):
+        raise ValueError("no ink")
+
+    monkeypatch.setattr(results, "draw", broken)
+    with pytest.raises(ValueError, match="no ink"):
+        result.save(tmp_path / "run")
+    assert not (tmp_path / "run").exists()
+    assert [p.name for p in tmp_path.iterdir()] == []  # no half-written folder either
+
+
+def test_an_exception_that_does_not_pickle_still_surfaces(tmp_path, monkeypatch):
+    result = _small()
+
+    class Odd(Exception):
+        def __reduce__(self):
+            raise TypeError("cannot pickle")
+
+    def broken(_):
+        raise Odd("strange")
+
+    monkeypatch.setattr(results, "draw", broken)
+    with pytest.raises(RuntimeError, match="strange"):
+        result.save(tmp_path / "run")
+
+
+def test_a_second_process_that_dies_fails_the_save(tmp_path, monkeypatch):
+    result = _small()
+    monkeypatch.setattr(results, "draw", lambda _: os._exit(3))
+    with pytest.raises(SedimentError, match="exit code 3"):
+        result.save(tmp_path / "run")
+    assert not (tmp_path / "run").exists()
+
+
+def _save_in_a_pool_worker(folder):
+    result = _small()
+    assert not results._figures_in_parallel()  # a daemonic worker may not fork
+    result.save(folder)
+    return sorted(p.name for p in folder.iterdir())
+
+
+def test_a_pool_worker_draws_the_figures_itself(tmp_path):
+    import multiprocessing
+    with multiprocessing.get_context("fork").Pool(1) as pool:
+        names = pool.apply(_save_in_a_pool_worker, (tmp_path / "run",))
+    assert "timeline.png" in names and "ops.csv" in names
