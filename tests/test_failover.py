@@ -381,3 +381,17 @@ def test_a_duplicated_sync_request_does_not_count_an_ack_twice():
     message = Message("db-replica-1", "db-primary", "sync", 1, None, primary, [])
     primary.on_sync(message)
     assert primary.acked["db-replica-1"] == {0: 5}
+
+
+def test_a_resend_alarm_from_an_earlier_leadership_does_nothing():
+    world = World(load(copy.deepcopy(scenario())), 1)
+    node = world.network.nodes["db-primary"]
+    node._learn(2, "db-replica-1")  # replaced...
+    node._promote(3)                # ...and promoted again, under a newer term
+    node.unacked["db-replica-1"].append((0.0, 0, 5, node.epoch))
+    shipped = []
+    node._ship = lambda replica, key, version: shipped.append((replica, key, version))
+    node._resend(("db-replica-1", 1))  # armed while it led term 1
+    assert shipped == []
+    node._resend(("db-replica-1", 3))
+    assert shipped == [("db-replica-1", 0, 5)]

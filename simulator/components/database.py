@@ -164,12 +164,13 @@ class DatabaseNode(Node):
                                       self.epoch))
         if not self.resend_armed[replica]:
             self.resend_armed[replica] = True
-            self.after(self.db.retry, self._resend, replica)
+            self.after(self.db.retry, self._resend, (replica, self.term))
 
-    def _resend(self, replica: str) -> None:
+    def _resend(self, item) -> None:
         """Send again what ``replica`` has not acknowledged within ``replication_retry``."""
-        if self.role != PRIMARY:
-            return
+        replica, term = item
+        if self.role != PRIMARY or term != self.term:
+            return  # an alarm from an earlier time this node led
         queue, acked, now = self.unacked[replica], self.acked[replica], self.sim.env.now
         due = []
         while queue and (queue[0][0] - now <= 1e-12 or queue[0][3] != self.epoch
@@ -180,7 +181,7 @@ class DatabaseNode(Node):
         for key, version in due:
             self._ship(replica, key, version)
         if queue:
-            self.after(queue[0][0] - now, self._resend, replica)
+            self.after(queue[0][0] - now, self._resend, item)
         else:
             self.resend_armed[replica] = False
 
