@@ -19,6 +19,7 @@ import json
 import numpy as np
 import pandas as pd
 
+from .analysis.stale import scoped_keys, sources_of
 from .history import History
 
 FORMATS = ("jepsen", "jsonl")
@@ -34,9 +35,18 @@ def events(history: History) -> pd.DataFrame:
     truth = history.truth
     is_write = (ops["op"] == "write").to_numpy()
     index = ops["index"].to_numpy()
-    created_by = ops[["key", "version"]].merge(truth[["key", "version", "writer"]],
-                                               how="left", on=["key", "version"])
-    read_value = created_by["writer"].fillna(-1).to_numpy(np.int64)
+    # The write that created each version read, within the reader's source of
+    # truth; a version committed twice (a retried write after a failover) has
+    # one writer.
+    writers = pd.Series(truth["writer"].to_numpy(np.int64), index=pd.MultiIndex.from_arrays([
+        scoped_keys(truth["key"].to_numpy(np.int64),
+                    sources_of(history, truth["source"].to_numpy(object))),
+        truth["version"].to_numpy(np.int64)]))
+    writers = writers[~writers.index.duplicated()]
+    read_value = writers.reindex(pd.MultiIndex.from_arrays([
+        scoped_keys(ops["key"].to_numpy(np.int64),
+                    sources_of(history, ops["served_by"].to_numpy(object))),
+        ops["version"].to_numpy(np.int64)])).fillna(-1).to_numpy(np.int64)
     ok_read = (~is_write) & (ops["status"] == "ok").to_numpy()
     common = {"process": ops["process"].to_numpy(), "f": ops["op"].to_numpy(),
               "key": ops["key"].to_numpy(), "op": index}

@@ -84,3 +84,26 @@ def test_a_process_never_has_two_operations_outstanding_in_the_export():
         kinds = list(mine["type"])
         assert kinds[0::2] == ["invoke"] * len(kinds[0::2])
         assert "invoke" not in kinds[1::2]
+
+
+def test_reads_get_the_writer_of_their_own_source_and_a_version_committed_twice_once():
+    import pandas as pd
+    from simulator.export import events
+    from simulator.history import History
+    ops = pd.DataFrame({"index": [0, 1, 2], "process": [0, 1, 2],
+                        "op": ["write", "read", "read"], "key": [0, 0, 0],
+                        "invoke_s": [1.0, 2.0, 2.0], "complete_s": [1.1, 2.1, 2.1],
+                        "status": ["ok", "ok", "ok"], "version": [1, 1, 1],
+                        "served_by": ["a", "a", "b"], "node": "", "error": ""})
+    truth = pd.DataFrame({"key": [0, 0, 0], "version": [1, 1, 1],
+                          "commit_s": [1.05, 1.5, 0.5], "source": ["a", "a", "b"],
+                          "writer": [0, 0, 7], "lost_s": [1.2, float("nan"), float("nan")]})
+    info = pd.DataFrame({"copy": [], "component": [], "kind": [], "source": [],
+                         "initial": [], "learns_stale_by": []})
+    faults = pd.DataFrame({"fault": [], "kind": [], "start_s": [], "end_s": [], "targets": []})
+    history = History(ops=ops, truth=truth, copies=pd.DataFrame(
+        {"time_s": [], "copy": [], "key": [], "version": []}), copy_info=info, faults=faults)
+    table = events(history)
+    done = table[table["type"] == "ok"].set_index("op")
+    assert len(table) == 6
+    assert done.loc[1, "value"] == 0 and done.loc[2, "value"] == 7
