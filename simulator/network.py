@@ -304,13 +304,14 @@ class Network:
         ``extra`` is transit time on top of the link's latency.  This is the
         hottest path of a run: keep it lean.
         """
-        link = self._links.get((src, dst))
+        pair = (src, dst)  # built once: the link's key and the partition's
+        link = self._links.get(pair)
         if link is None or link.generation != self.generation:
             link = self.link(src, dst)
         if link.sender.pauses:  # a paused node sends when it resumes
             link.sender.paused.append((self._send_later, (src, dst, method, args, call, extra)))
             return
-        if self.blocked and (src, dst) in self.blocked:
+        if self.blocked and pair in self.blocked:
             return
         stream = link.stream
         if link.loss and stream.uniform() < link.loss:

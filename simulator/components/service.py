@@ -65,7 +65,21 @@ class Instance(Node):
             yield service.service_time.sample(self.stream)
             op, key, writer, token = message.args
             if op == "read":
-                reply = yield from service.read(self, key, token)
+                cache = service.plain_cache
+                if cache is not None:
+                    # Service.read, flattened for the common case (cache-aside,
+                    # no local copy): a cache hit needs no nested generator.
+                    session = token if service.sessions else 0
+                    got = yield self.network.request(self.name, cache.name, "get", key,
+                                                     service.cache_timeout)
+                    value = got[1]
+                    if got[0] == "ok" and value is not None and value.__class__ is not Miss \
+                            and value >= session:
+                        reply = "ok", (value, cache.name)
+                    else:
+                        reply = yield from service._read_database(self, key, session, got)
+                else:
+                    reply = yield from service.read(self, key, token)
             else:
                 reply = yield from service.write(self, key, writer)
             self.network.reply(message, *reply)
@@ -135,6 +149,12 @@ class Service(Component):
         if self.cache is not None:
             if not self.cache.through:
                 self.cache.source = self.database.truth
+        #: whether reads carry the reader's session token to the store
+        self.sessions = getattr(self.database, "read_your_writes", False)
+        #: the cache when reads take the flattened path in Instance._serve:
+        #: cache-aside (not read-through) and no local copy
+        self.plain_cache = (self.cache if self.cache is not None and not self.cache.through
+                            and not self.local_ttl else None)
         self.stream = self.sim.streams[f"balancer:{name}"]
         self.random_balance = config["balancer"] == "random"
         self._next = 0
@@ -167,7 +187,7 @@ class Service(Component):
         """A read; ``token`` (the reader's last written version) skips older copies
         when the store keeps read-your-writes sessions."""
         local = instance.local
-        session = token if getattr(self.database, "read_your_writes", False) else 0
+        session = token if self.sessions else 0
         if local is not None:
             version = local.get(key)
             if version is not None and version >= session:
@@ -189,25 +209,31 @@ class Service(Component):
                 cache = None
             else:
                 return "fail", cause(got.status, got.value)
-        cache_answered = False
-        lease = None
+        got = None
         if cache is not None:
             got = yield net.request(instance.name, cache.name, "get", key, self.cache_timeout)
-            if got.status == "ok":
-                value = got.value
-                cache_answered = True
-                if value.__class__ is Miss:
-                    lease = value.lease
-                elif value is not None:
-                    if value >= session:
-                        return "ok", (value, cache.name)
-                    # older than this reader's own write: read the database instead
+            value = got.value
+            if got.status == "ok" and value is not None and value.__class__ is not Miss \
+                    and value >= session:
+                return "ok", (value, cache.name)
+        return (yield from self._read_database(instance, key, session, got))
+
+    def _read_database(self, instance: Instance, key: int, session: int, got):
+        """The rest of a read after the cache's answer ``got`` (None: no cache
+        asked) was not a usable hit: read the database, and fill the cache if it
+        answered (a miss, or an entry older than this reader's own write)."""
+        cache_answered = False
+        lease = None
+        if got is not None and got[0] == "ok":
+            cache_answered = True
+            if got[1].__class__ is Miss:
+                lease = got[1].lease
         status, value = yield from self.database.read(instance.name, key,
                                                       self.database_timeout, session)
         if status != "ok":
             return "fail", "database-" + cause(status, value)
         if cache_answered:
-            net.send(instance.name, cache.name, "fill", (key, value[0], lease))
+            self.network.send(instance.name, self.cache.name, "fill", (key, value[0], lease))
         return "ok", value
 
     def write(self, instance: Instance, key: int, writer: int = -1):
