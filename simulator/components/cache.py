@@ -76,21 +76,31 @@ class CacheNode(Node):
         key = message.args
         version = self.entries.get(key)
         if version is None and self.cache.guard == "lease":
-            version = Miss((self.lease_epoch, self.invalidations.get(key, 0)))
+            version = Miss(self._lease(key))
         self.network.reply(message, "ok", version)
 
     def on_fill(self, message) -> None:
         key, version, lease = message.args
-        guard = self.cache.guard
-        if guard == "lease" and (
-                lease is None or lease != (self.lease_epoch, self.invalidations.get(key, 0))):
-            self.network.reply(message, "fail", "lease-invalidated")
-            return
-        if guard == "version" and not self._newer(key, version):
-            self.network.reply(message, "fail", "older-version")
+        rejected = self._rejects(key, version, lease)
+        if rejected:
+            self.network.reply(message, "fail", rejected)
             return
         self.entries.store(key, version, "fill")
         self.network.reply(message, "ok")
+
+    def _lease(self, key: int) -> tuple[int, int]:
+        """The lease a miss of ``key`` hands out now."""
+        return self.lease_epoch, self.invalidations.get(key, 0)
+
+    def _rejects(self, key: int, version: int, lease) -> str:
+        """Why the guard rejects filling ``key`` with ``version`` under ``lease``
+        (the token of the miss that read it), or "" if it does not."""
+        guard = self.cache.guard
+        if guard == "lease" and (lease is None or lease != self._lease(key)):
+            return "lease-invalidated"
+        if guard == "version" and not self._newer(key, version):
+            return "older-version"
+        return ""
 
     def on_set(self, message) -> None:
         key, version = message.args
@@ -120,7 +130,7 @@ class CacheNode(Node):
             Flow(self.sim, self).start(self._load(message, message.args))
 
     def _load(self, message, key):
-        lease = (self.lease_epoch, self.invalidations.get(key, 0))
+        lease = self._lease(key)
         status, value = yield from self.cache.store.read(self.name, key,
                                                          self.cache.database_timeout)
         if status != "ok":
@@ -128,10 +138,7 @@ class CacheNode(Node):
             return
         # The load races with writes like a cache-aside fill does: a write that
         # came through meanwhile makes it stale, unless a guard stops it.
-        guard = self.cache.guard
-        if not ((guard == "lease" and lease != (self.lease_epoch,
-                                                self.invalidations.get(key, 0)))
-                or (guard == "version" and not self._newer(key, value[0]))):
+        if not self._rejects(key, value[0], lease):
             self.entries.store(key, value[0], "fill")
         self.network.reply(message, "ok", value)
 

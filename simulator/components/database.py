@@ -115,11 +115,16 @@ class DatabaseNode(Node):
         if self.db.fenced(self):
             self.network.reply(message, "fail", "fenced")
             return
+        self._to_disk(self._written, message)
+
+    def _to_disk(self, then, message) -> None:
+        """Write ``message`` to the disk, then ``then((message, epoch))``; a crash
+        meanwhile bumps the epoch, so ``then`` can tell the write was lost."""
         delay = self.disk_latency()
         if delay > 0:
-            self.after(delay, self._written, (message, self.epoch))
+            self.after(delay, then, (message, self.epoch))
         else:
-            self._written((message, self.epoch))
+            then((message, self.epoch))
 
     def _written(self, item) -> None:
         message, epoch = item
@@ -226,11 +231,7 @@ class DatabaseNode(Node):
             if not self.applying:
                 self._next_entry()
             return
-        delay = self.disk_latency()
-        if delay > 0:
-            self.after(delay, self._apply, (message, self.epoch))
-        else:
-            self._apply((message, self.epoch))
+        self._to_disk(self._apply, message)
 
     def _next_entry(self) -> None:
         """Single applier: write the oldest waiting entry, then the next."""

@@ -105,12 +105,16 @@ class QuorumReplica(Node):
         # W and R legs: the request reaches the replica that much later
         self.processing = {"put": legs["w"], "get": legs["r"]}
 
-    def on_put(self, message) -> None:
-        key, version = message.args
+    def _take(self, key: int, version: int, change: str) -> None:
+        """Hold ``version`` if it is newer (last writer wins), and acknowledge it."""
         if version > self.held.get(key, 0):
             self.held[key] = version
-            self.sim.record.copy_change(self.sim.env.now, self.name, key, version, "apply")
+            self.sim.record.copy_change(self.sim.env.now, self.name, key, version, change)
         self.store.acknowledged(key, version, self.name)
+
+    def on_put(self, message) -> None:
+        key, version = message.args
+        self._take(key, version, "apply")
         # the A and S legs are transit time of the answer, like W and R
         self.network.reply(message, "ok", (version, self.name), self.legs["a"].sample(self.stream))
 
@@ -121,10 +125,7 @@ class QuorumReplica(Node):
     def on_handoff(self, message) -> None:
         """A spare hands off a write it took for this replica."""
         key, version = message.args
-        if version > self.held.get(key, 0):
-            self.held[key] = version
-            self.sim.record.copy_change(self.sim.env.now, self.name, key, version, "handoff")
-        self.store.acknowledged(key, version, self.name)
+        self._take(key, version, "handoff")
         self.network.reply(message, "ok")
 
 

@@ -30,6 +30,15 @@ from .cache import Miss
 from .entries import Entries
 
 
+def hit(got, session: int) -> bool:
+    """Whether the cache's answer ``got`` to a get is a version a reader with
+    ``session`` (its last written version, or 0) may use: an entry, not a miss,
+    and not older than the reader's own write."""
+    value = got[1]
+    return (got[0] == "ok" and value is not None and value.__class__ is not Miss
+            and value >= session)
+
+
 class Instance(Node):
     def __init__(self, name: str, service: "Service") -> None:
         super().__init__(name, service.network)
@@ -72,10 +81,8 @@ class Instance(Node):
                     session = token if service.sessions else 0
                     got = yield self.network.request(self.name, cache.name, "get", key,
                                                      service.cache_timeout)
-                    value = got[1]
-                    if got[0] == "ok" and value is not None and value.__class__ is not Miss \
-                            and value >= session:
-                        reply = "ok", (value, cache.name)
+                    if hit(got, session):
+                        reply = "ok", (got[1], cache.name)
                     else:
                         reply = yield from service._read_database(self, key, session, got)
                 else:
@@ -212,10 +219,8 @@ class Service(Component):
         got = None
         if cache is not None:
             got = yield net.request(instance.name, cache.name, "get", key, self.cache_timeout)
-            value = got.value
-            if got.status == "ok" and value is not None and value.__class__ is not Miss \
-                    and value >= session:
-                return "ok", (value, cache.name)
+            if hit(got, session):
+                return "ok", (got.value, cache.name)
         return (yield from self._read_database(instance, key, session, got))
 
     def _read_database(self, instance: Instance, key: int, session: int, got):
