@@ -26,7 +26,7 @@ from simpy.core import NORMAL
 
 from math import exp
 
-from .distributions import Exponential, LogNormal, Shifted
+from .distributions import Constant, Exponential, LogNormal, Shifted
 from .engine import Simulation, Waiting
 
 UP, STOPPED, CRASHED = "up", "stopped", "crashed"
@@ -328,8 +328,13 @@ class Network:
         else:  # Exponential.sample
             draws = stream._e
             delay = inline[1] * (draws.pop() if draws else stream.exponential()) + extra
-        if link.fifo or method in node.processing:
-            delay = self._queued(link, node, method, delay)
+        processing = node.processing  # _queued, inlined
+        if processing:
+            work = processing.get(method)
+            if work is not None:
+                delay += work.value if work.__class__ is Constant else work.sample(node.stream)
+        if link.fifo:
+            delay = self._in_order(link, delay)
         # Message(...) without a call to __init__
         message = _new(Message)
         message.src, message.dst, message.method, message.args = src, dst, method, args
@@ -354,12 +359,15 @@ class Network:
             work = node.processing.get(method)
             if work is not None:
                 delay += work.sample(node.stream)
-        if link.fifo:  # in order of sending, processing included
-            now = self._env._now
-            arrival = max(now + delay, link.last_delivery)
-            link.last_delivery = arrival
-            delay = arrival - now
-        return delay
+        return self._in_order(link, delay) if link.fifo else delay
+
+    def _in_order(self, link: Link, delay: float) -> float:
+        """The delay of a message on a FIFO link: it arrives after the ones sent
+        before it (whose processing at the receiver is included)."""
+        now = self._env._now
+        arrival = max(now + delay, link.last_delivery)
+        link.last_delivery = arrival
+        return arrival - now
 
     def _deliver(self, message: Message) -> None:
         node = message.node

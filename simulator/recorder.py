@@ -27,12 +27,26 @@ class _Table:
         return len(next(iter(self.columns.values())))
 
 
+class _Codes(dict):
+    """String -> integer code; a string seen for the first time is interned
+    (appended to ``strings``) by the lookup itself: one dict lookup a string."""
+
+    def __init__(self, strings: list[str]) -> None:
+        super().__init__()
+        self.strings = strings
+
+    def __missing__(self, text: str) -> int:
+        code = self[text] = len(self.strings)
+        self.strings.append(text)
+        return code
+
+
 class Recorder:
     """Append-only recording of client operations, truth, copy changes and faults."""
 
     def __init__(self) -> None:
-        self._codes: dict[str, int] = {}
         self._strings: list[str] = []
+        self._codes = _Codes(self._strings)
         self.ops = _Table({"index": "q", "process": "q", "op": "s", "key": "q",
                            "invoke_s": "d", "complete_s": "d", "status": "s",
                            "version": "q", "served_by": "s", "node": "s", "error": "s"})
@@ -50,27 +64,23 @@ class Recorder:
 
     def code(self, text: str) -> int:
         """The integer code of a string (interned once)."""
-        code = self._codes.get(text)
-        if code is None:
-            code = self._codes[text] = len(self._strings)
-            self._strings.append(text)
-        return code
+        return self._codes[text]
 
     def op(self, index, process, op, key, invoke, complete, status, version,
            served_by, node, error) -> None:
-        code = self._codes.get
+        codes = self._codes
         c = self._ops_cols
         c[0].append(index)
         c[1].append(process)
-        c[2].append(code(op) if op in self._codes else self.code(op))
+        c[2].append(codes[op])
         c[3].append(key)
         c[4].append(invoke)
         c[5].append(complete)
-        c[6].append(code(status) if status in self._codes else self.code(status))
+        c[6].append(codes[status])
         c[7].append(version)
-        c[8].append(code(served_by) if served_by in self._codes else self.code(served_by))
-        c[9].append(code(node) if node in self._codes else self.code(node))
-        c[10].append(code(error) if error in self._codes else self.code(error))
+        c[8].append(codes[served_by])
+        c[9].append(codes[node])
+        c[10].append(codes[error])
 
     def commit(self, key: int, version: int, time: float, source: str, writer: int) -> int:
         """Record a commit; returns its row, which :meth:`lose` can name later."""
@@ -95,10 +105,10 @@ class Recorder:
         c = self._copies_cols
         codes = self._codes
         c[0].append(time)
-        c[1].append(codes[copy] if copy in codes else self.code(copy))
+        c[1].append(codes[copy])
         c[2].append(key)
         c[3].append(version)
-        c[4].append(codes[change] if change in codes else self.code(change))
+        c[4].append(codes[change])
 
     def release(self) -> None:
         """Drop the recorded columns (after :meth:`history`): a finished run's

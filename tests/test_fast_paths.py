@@ -66,6 +66,31 @@ def test_a_database_write_as_one_request_is_the_same_as_its_flow():
     assert fast.equals(slow)
 
 
+def test_a_cache_aside_read_served_by_callbacks_is_the_same_as_its_flow():
+    # Instance._work serves a cache-aside read with callbacks (Job.cached) and
+    # turns to a generator only after a miss; Service.read is the generic flow.
+    from simulator.components.service import Service
+    data = ROOT / "scenarios" / "partition.yaml"
+    overrides = ["workload.rate=300", "workload.read_fraction=0.7", "faults.0.start=4s",
+                 "faults.0.duration=4s", "components.cache.ttl=3s"]
+    fast = simulator.run(data, duration=12, overrides=overrides).history
+    original = Service.__init__
+
+    def generic(self, *args, **kwargs):
+        original(self, *args, **kwargs)
+        self.plain_cache = None
+
+    Service.__init__ = generic
+    try:
+        slow = simulator.run(data, duration=12, overrides=overrides).history
+    finally:
+        Service.__init__ = original
+    served = fast.ops["served_by"].value_counts()
+    assert served["cache"] > 500 and served["db-primary"] > 100  # hits and misses
+    assert (fast.ops["status"] != "ok").sum() > 50  # and failures in the split
+    assert fast.ops.equals(slow.ops) and fast.copies.equals(slow.copies)
+
+
 ROOT = Path(__file__).resolve().parent.parent
 
 

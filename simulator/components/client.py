@@ -110,7 +110,9 @@ class Clients(Node):
 
     def _arrive_and_issue(self, _) -> None:
         self._issue(None)
-        self._arrive(None)
+        gap = self.stream.exponential() / self.rate  # the next arrival (_arrive, inlined)
+        if self.sim.env._now + gap < self.until:
+            self.sim.after(gap, self._arrive_and_issue, None)
 
     def _key(self) -> int:
         u = self.stream.uniform()
@@ -128,7 +130,10 @@ class Clients(Node):
             else:
                 process = self.processes
                 self.processes += 1
-        op = "read" if self.stream.uniform() < self.read_fraction else "write"
+        stream = self.stream
+        draws = stream._u  # stream.uniform(), inlined
+        op = "read" if (draws.pop() if draws else stream.uniform()) < self.read_fraction \
+            else "write"
         key = self._key()
         index = self.count
         self.count += 1
@@ -159,7 +164,11 @@ class Clients(Node):
         self._finish(index, process, op, key, invoked, "", status, value)
 
     def _answered(self, index, process, op, key, invoked, node, reply) -> None:
-        self._finish(index, process, op, key, invoked, node, reply[0], reply[1])
+        status, value = reply
+        if status == "ok":  # _finish, inlined for the common case
+            self._done(index, process, op, key, invoked, "ok", value[0], value[1], node, "")
+        else:
+            self._finish(index, process, op, key, invoked, node, status, value)
 
     def _finish(self, index, process, op, key, invoked, node, status, value) -> None:
         if status == "ok":

@@ -21,7 +21,7 @@ from __future__ import annotations
 from collections import deque
 
 from ..distributions import build
-from ..engine import Flow, Waiting
+from ..engine import Flow
 from ..durations import format_duration
 from ..network import Node, cause, failed
 from ..schema import Field, choice, distribution, duration, integer, string, text
@@ -39,65 +39,111 @@ def hit(got, session: int) -> bool:
             and value >= session)
 
 
+class Job:
+    """A request an instance is serving, from its arrival to its answer.
+
+    It holds a worker from its turn to its answer.  A read the cache answers
+    with a hit is served by callbacks alone; anything else goes on as a
+    generator run by a :class:`Flow` (``flow``).  ``alive`` turns false when
+    the instance stops: late timers and replies are then ignored.
+    """
+
+    __slots__ = ("instance", "message", "flow", "alive", "key", "session")
+
+    def __init__(self, instance: "Instance", message) -> None:
+        self.instance = instance
+        self.message = message
+        self.flow = None
+        self.alive = True
+
+    def cached(self, got) -> None:
+        """The cache's answer to this read's get (flattened cache-aside path)."""
+        if not self.alive:
+            return
+        instance = self.instance
+        service = instance.service
+        if hit(got, self.session):
+            cache = service.plain_cache
+            instance.network.reply(self.message, "ok", (got[1], cache.name))
+            instance.finish(self)
+        else:
+            self.run(service._read_database(instance, self.key, self.session, got))
+
+    def run(self, rest) -> None:
+        """Go on with the generator ``rest``, which returns the reply."""
+        self.flow = Flow(self.instance.sim, self.instance)
+        self.flow.start(self._answer(rest))
+
+    def _answer(self, rest):
+        reply = yield from rest
+        self.instance.network.reply(self.message, *reply)
+        self.instance.finish(self)
+
+    def stop(self) -> None:
+        self.alive = False
+        if self.flow is not None:
+            self.flow.stop()
+
+
 class Instance(Node):
     def __init__(self, name: str, service: "Service") -> None:
         super().__init__(name, service.network)
         self.service = service
         self.stream = service.sim.streams[f"node:{name}"]
         self.busy = 0
-        self.waiting: deque = deque()
-        self.active: dict = {}  # flow -> message
+        self.waiting: deque = deque()  # jobs waiting for a worker, in arrival order
+        self.active: dict = {}  # job -> message
         self.local = (Entries(self.sim, f"{name}/local", service.local_ttl,
                               clocks=service.world.clocks, node=name)
                       if service.local_ttl else None)
 
     def on_request(self, message) -> None:
-        limit = self.service.queue_limit
-        if limit and self.busy >= self.service.workers and len(self.waiting) >= limit:
+        service = self.service
+        limit = service.queue_limit
+        if limit and self.busy >= service.workers and len(self.waiting) >= limit:
             # shed load: refused at once, definitely not done
             self.network.reply(message, "fail", "overloaded")
             return
-        flow = Flow(self.sim, self)
-        self.active[flow] = message
-        flow.start(self._serve(message, flow))
+        job = Job(self, message)
+        self.active[job] = message
+        if self.busy < service.workers:
+            self.busy += 1
+            self._begin(job)
+        else:
+            self.waiting.append(job)
 
-    def _serve(self, message, flow):
-        epoch = self.epoch
+    def _begin(self, job: Job) -> None:
+        """A worker is ``job``'s: its service time starts."""
+        self.after(self.service.service_time.sample(self.stream), self._work, job)
+
+    def _work(self, job: Job) -> None:
+        """The service time is over: read or write."""
+        if not job.alive:
+            return
+        op, key, writer, token = job.message.args
         service = self.service
-        try:
-            if self.busy < service.workers:
-                self.busy += 1
+        if op == "read":
+            cache = service.plain_cache
+            if cache is not None:
+                # Service.read, flattened for the common case (cache-aside, no
+                # local copy): a cache hit needs no generator (Job.cached).
+                job.key = key
+                job.session = token if service.sessions else 0
+                self.network.request(self.name, cache.name, "get", key,
+                                     service.cache_timeout).then = job.cached
+                return
+            job.run(service.read(self, key, token))
+        else:
+            job.run(service.write(self, key, writer))
+
+    def finish(self, job: Job) -> None:
+        """``job`` answered: its worker goes to the next job waiting, if any."""
+        if job.alive:  # not when the instance stopped meanwhile: it reset its pool
+            del self.active[job]
+            if self.waiting:
+                self.after(0.0, self._begin, self.waiting.popleft())
             else:
-                turn = Waiting()
-                self.waiting.append(turn)
-                yield turn
-            yield service.service_time.sample(self.stream)
-            op, key, writer, token = message.args
-            if op == "read":
-                cache = service.plain_cache
-                if cache is not None:
-                    # Service.read, flattened for the common case (cache-aside,
-                    # no local copy): a cache hit needs no nested generator.
-                    session = token if service.sessions else 0
-                    got = yield self.network.request(self.name, cache.name, "get", key,
-                                                     service.cache_timeout)
-                    if hit(got, session):
-                        reply = "ok", (got[1], cache.name)
-                    else:
-                        reply = yield from service._read_database(self, key, session, got)
-                else:
-                    reply = yield from service.read(self, key, token)
-            else:
-                reply = yield from service.write(self, key, writer)
-            self.network.reply(message, *reply)
-        finally:
-            # Skipped when the instance stopped meanwhile: it reset its pool.
-            if epoch == self.epoch:
-                del self.active[flow]
-                if self.waiting:
-                    self.after(0.0, self.waiting.popleft().then)
-                else:
-                    self.busy -= 1
+                self.busy -= 1
 
     def on_start(self) -> None:
         self.service.up = None
@@ -109,8 +155,8 @@ class Instance(Node):
         active, self.active = self.active, {}
         self.waiting.clear()
         self.busy = 0
-        for flow, message in active.items():
-            flow.stop()
+        for job, message in active.items():
+            job.stop()
             if how == "stopped":  # the connection is reset; a crashed host says nothing
                 self.network.reply(message, "reset", "connection-reset")
 
