@@ -66,29 +66,43 @@ def test_a_database_write_as_one_request_is_the_same_as_its_flow():
     assert fast.equals(slow)
 
 
-def test_a_cache_aside_read_served_by_callbacks_is_the_same_as_its_flow():
-    # Instance._work serves a cache-aside read with callbacks (Job.cached) and
-    # turns to a generator only after a miss; Service.read is the generic flow.
+def _generic_service(monkeypatch):
+    """Make every service request take the service's generators (Service.read
+    and Service.write run by a Flow) instead of Job's callbacks."""
     from simulator.components.service import Service
-    data = ROOT / "scenarios" / "partition.yaml"
-    overrides = ["workload.rate=300", "workload.read_fraction=0.7", "faults.0.start=4s",
-                 "faults.0.duration=4s", "components.cache.ttl=3s"]
-    fast = simulator.run(data, duration=12, overrides=overrides).history
     original = Service.__init__
 
     def generic(self, *args, **kwargs):
         original(self, *args, **kwargs)
         self.plain_cache = None
+        self.flat_reads = self.flat_writes = False
 
-    Service.__init__ = generic
-    try:
-        slow = simulator.run(data, duration=12, overrides=overrides).history
-    finally:
-        Service.__init__ = original
-    served = fast.ops["served_by"].value_counts()
-    assert served["cache"] > 500 and served["db-primary"] > 100  # hits and misses
-    assert (fast.ops["status"] != "ok").sum() > 50  # and failures in the split
-    assert fast.ops.equals(slow.ops) and fast.copies.equals(slow.copies)
+    monkeypatch.setattr(Service, "__init__", generic)
+
+
+@pytest.mark.parametrize("overrides", [
+    [],
+    ["components.cache.on_write=update", "components.cache.guard=version"],
+    ["components.cache.guard=lease"],
+    ["components.api.local_cache_ttl=2s"],
+    ["components.db.replicas=2", "components.db.read_from=replica",
+     "components.db.session=read-your-writes"],
+], ids=["delete", "update", "lease", "local", "sessions"])
+def test_requests_served_by_callbacks_are_the_same_as_their_flows(overrides, monkeypatch):
+    # Job serves a cache-aside read, its database read and a write with callbacks;
+    # Service.read and Service.write are the generic flows they flatten.
+    data = ROOT / "scenarios" / "partition.yaml"
+    overrides = ["workload.rate=300", "workload.read_fraction=0.7", "faults.0.start=4s",
+                 "faults.0.duration=4s", "components.cache.ttl=3s"] + overrides
+    fast = simulator.run(data, duration=12, overrides=overrides).history
+    _generic_service(monkeypatch)
+    slow = simulator.run(data, duration=12, overrides=overrides).history
+    ops = fast.ops
+    served = ops["served_by"].value_counts()
+    assert served.filter(like="db-").sum() > 100 and (ops["op"] == "write").sum() > 500
+    assert (ops["status"] != "ok").sum() > 50  # failures in the split
+    assert ops.equals(slow.ops) and fast.copies.equals(slow.copies)
+    assert fast.truth.equals(slow.truth)
 
 
 ROOT = Path(__file__).resolve().parent.parent

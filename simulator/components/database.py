@@ -592,19 +592,23 @@ class Database(Component):
         it wrote of the key) goes along; a replica that is behind it answers
         ``behind-session`` and the read goes to the primary instead.
         """
-        node = self.read_node(caller)
-        if self.read_your_writes and token:
-            deadline = self.sim.env.now + timeout
-            got = yield self.network.request(caller, node, "read", (key, token), timeout)
-            if got.status == "fail" and got.value == "behind-session":
-                left = deadline - self.sim.env.now  # both tries within the one timeout
-                if left <= 0:
-                    return "timeout", "timeout"
-                got = yield self.network.request(caller, self.primary_for(caller), "read",
-                                                 key, left)
-        else:
-            got = yield self.network.request(caller, node, "read", key, timeout)
+        if not (self.read_your_writes and token):
+            got = yield self.read_request(caller, key, timeout)
+            return got.status, got.value
+        deadline = self.sim.env.now + timeout
+        got = yield self.network.request(caller, self.read_node(caller), "read", (key, token),
+                                         timeout)
+        if got.status == "fail" and got.value == "behind-session":
+            left = deadline - self.sim.env.now  # both tries within the one timeout
+            if left <= 0:
+                return "timeout", "timeout"
+            got = yield self.network.request(caller, self.primary_for(caller), "read", key, left)
         return got.status, got.value
+
+    def read_request(self, caller: str, key: int, timeout: float):
+        """:meth:`read` without a session token, as one request: the ``Pending``
+        its reply comes to."""
+        return self.network.request(caller, self.read_node(caller), "read", key, timeout)
 
     def write(self, caller: str, key: int, writer: int, timeout: float, version: int = 0):
         """Write ``key`` at the primary (a flow): ``(status, value)``.  ``version``,

@@ -42,13 +42,18 @@ def hit(got, session: int) -> bool:
 class Job:
     """A request an instance is serving, from its arrival to its answer.
 
-    It holds a worker from its turn to its answer.  A read the cache answers
-    with a hit is served by callbacks alone; anything else goes on as a
-    generator run by a :class:`Flow` (``flow``).  ``alive`` turns false when
-    the instance stops: late timers and replies are then ignored.
+    It holds a worker from its turn to its answer.  The common paths are
+    served by callbacks alone, each step a method here: a cache-aside read
+    (the cache's answer, then on a miss the database's) and a write to a
+    database (then the cache's invalidation).  Anything else (a read-through
+    or write-through cache, a local copy, a quorum store, a read-your-writes
+    session) goes on as the service's generator, run by a :class:`Flow`
+    (``flow``).  ``alive`` turns false when the instance stops: late timers
+    and replies are then ignored.
     """
 
-    __slots__ = ("instance", "message", "flow", "alive", "key", "session")
+    __slots__ = ("instance", "message", "flow", "alive", "key", "session", "fill", "lease",
+                 "value")
 
     def __init__(self, instance: "Instance", message) -> None:
         self.instance = instance
@@ -56,19 +61,85 @@ class Job:
         self.flow = None
         self.alive = True
 
+    # --- a cache-aside read ------------------------------------------------------
     def cached(self, got) -> None:
-        """The cache's answer to this read's get (flattened cache-aside path)."""
+        """The cache's answer to this read's get."""
         if not self.alive:
             return
         instance = self.instance
         service = instance.service
         if hit(got, self.session):
-            cache = service.plain_cache
-            instance.network.reply(self.message, "ok", (got[1], cache.name))
+            instance.network.reply(self.message, "ok", (got[1], service.plain_cache.name))
             instance.finish(self)
-        else:
+            return
+        if self.session or not service.flat_reads:
             self.run(service._read_database(instance, self.key, self.session, got))
+            return
+        # Service._read_database, flattened: read the database; fill the cache
+        # if it answered (a miss, or an entry older than this reader's write)
+        self.fill = got[0] == "ok"
+        self.lease = got[1].lease if self.fill and got[1].__class__ is Miss else None
+        service.database.read_request(instance.name, self.key,
+                                      service.database_timeout).then = self.read
 
+    def read(self, got) -> None:
+        """The database's answer to this read."""
+        if not self.alive:
+            return
+        status, value = got
+        instance = self.instance
+        if status != "ok":
+            instance.network.reply(self.message, "fail", "database-" + cause(status, value))
+        else:
+            if self.fill:
+                instance.network.send(instance.name, instance.service.cache.name, "fill",
+                                      (self.key, value[0], self.lease))
+            instance.network.reply(self.message, "ok", value)
+        instance.finish(self)
+
+    # --- a write to a database ---------------------------------------------------
+    def write(self, key: int, writer: int) -> None:
+        """Service.write, flattened: write the database, then the cache's
+        invalidation (``on_write``), then answer."""
+        instance = self.instance
+        service = instance.service
+        self.key = key
+        service.database.write_request(instance.name, key, writer,
+                                       service.database_timeout).then = self.written
+
+    def written(self, got) -> None:
+        """The database's answer to this write."""
+        if not self.alive:
+            return
+        status, value = got
+        instance = self.instance
+        if status != "ok":
+            instance.network.reply(self.message, *failed(status, value, "database-"))
+            instance.finish(self)
+            return
+        if instance.local is not None:
+            instance.local.delete(self.key)
+        service = instance.service
+        cache = service.cache
+        if cache is not None and cache.on_write != "none":
+            self.value = value
+            if cache.on_write == "delete":
+                method, args = "delete", self.key
+            else:
+                method, args = "set", (self.key, value[0])
+            instance.network.request(instance.name, cache.name, method, args,
+                                     service.cache_timeout).then = self.invalidated
+            return
+        instance.network.reply(self.message, "ok", value)
+        instance.finish(self)
+
+    def invalidated(self, _) -> None:
+        """The cache's answer to the write's invalidation (whatever it is)."""
+        if self.alive:
+            self.instance.network.reply(self.message, "ok", self.value)
+            self.instance.finish(self)
+
+    # --- anything else -----------------------------------------------------------
     def run(self, rest) -> None:
         """Go on with the generator ``rest``, which returns the reply."""
         self.flow = Flow(self.instance.sim, self.instance)
@@ -133,6 +204,8 @@ class Instance(Node):
                                      service.cache_timeout).then = job.cached
                 return
             job.run(service.read(self, key, token))
+        elif service.flat_writes:
+            job.write(key, writer)
         else:
             job.run(service.write(self, key, writer))
 
@@ -208,6 +281,12 @@ class Service(Component):
         #: cache-aside (not read-through) and no local copy
         self.plain_cache = (self.cache if self.cache is not None and not self.cache.through
                             and not self.local_ttl else None)
+        #: whether a read's database step after the cache, and writes, take the
+        #: flattened paths (Job.cached, Job.write): a database (not a quorum
+        #: store), and for writes no cache in front of it
+        self.flat_reads = hasattr(self.database, "read_request")
+        self.flat_writes = (hasattr(self.database, "write_request")
+                            and not (self.cache is not None and self.cache.through))
         self.stream = self.sim.streams[f"balancer:{name}"]
         self.random_balance = config["balancer"] == "random"
         self._next = 0
