@@ -242,3 +242,26 @@ def test_closed_loop_without_think_time_survives_a_full_outage():
                     duration="1.5s")
     ops = run_guarded(data).ops
     assert (ops.loc[ops["invoke_s"] > 1.0, "status"] == "ok").any()
+
+
+@pytest.mark.parametrize("keys, exponent", [(1000, 1.0), (7, 2.5), (100_000, 0.8)])
+def test_zipf_bucket_lookup_gives_the_key_bisection_gives(keys, exponent):
+    import bisect
+    import math
+
+    import numpy as np
+
+    from simulator.components.client import BUCKETS, _buckets
+    weights = np.arange(1, keys + 1, dtype=float) ** -exponent
+    cdf = (np.cumsum(weights) / weights.sum()).tolist()
+    table = _buckets(cdf, keys)
+    rng = np.random.default_rng(5)
+    edges = [j / BUCKETS for j in range(BUCKETS)]
+    draws = (rng.random(20_000).tolist() + edges
+             + [math.nextafter(e, 0.0) for e in edges[1:]] + [math.nextafter(1.0, 0.0)]
+             + [c for c in cdf if c < 1.0] + [math.nextafter(c, 0.0) for c in cdf[:1000]])
+    for u in draws:
+        looked_up = table[int(u * BUCKETS)]
+        expected = min(bisect.bisect_right(cdf, u), keys - 1)
+        assert looked_up in (expected, -1)
+    assert table[0] == 0  # the head needs no bisection

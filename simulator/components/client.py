@@ -18,6 +18,7 @@ and a process whose operation ended ``info`` is never used again.
 from __future__ import annotations
 
 import bisect
+import math
 from functools import partial
 
 import numpy as np
@@ -66,6 +67,25 @@ def _outcome(op: str, reply) -> tuple[str, str]:
     return ("fail" if op == "read" else outcome), why
 
 
+#: The Zipf key lookup splits [0, 1) into this many equal buckets (a power of
+#: two, so that ``int(u * BUCKETS)`` is exact).
+BUCKETS = 4096
+
+
+def _buckets(cdf: list[float], keys: int) -> list[int]:
+    """Per bucket of uniform draws, the key every draw in it maps to (the same
+    key the bisection of ``cdf`` gives), or -1 where the bucket spans several
+    keys: the Zipf head, where most draws fall, needs no bisection."""
+    def key(u: float) -> int:
+        return min(bisect.bisect_right(cdf, u), keys - 1)
+
+    table = []
+    for j in range(BUCKETS):
+        first, last = key(j / BUCKETS), key(math.nextafter((j + 1) / BUCKETS, 0.0))
+        table.append(first if first == last else -1)  # the lookup is monotone in u
+    return table
+
+
 class Clients(Node):
     """The node all client traffic leaves from."""
 
@@ -87,6 +107,7 @@ class Clients(Node):
         if config["key_distribution"] == "zipf":
             weights = np.arange(1, self.keys + 1, dtype=float) ** -config["zipf_exponent"]
             self.cdf = (np.cumsum(weights) / weights.sum()).tolist()
+            self.buckets = _buckets(self.cdf, self.keys)
         self.count = 0
         #: per process, the last version it wrote of each key (its session token)
         self.sessions: dict[int, dict[int, int]] = {}
@@ -115,10 +136,13 @@ class Clients(Node):
             self.sim.after(gap, self._arrive_and_issue, None)
 
     def _key(self) -> int:
-        u = self.stream.uniform()
+        stream = self.stream
+        draws = stream._u  # stream.uniform(), inlined
+        u = draws.pop() if draws else stream.uniform()
         if self.cdf is None:
             return min(int(u * self.keys), self.keys - 1)
-        return min(bisect.bisect_right(self.cdf, u), self.keys - 1)
+        key = self.buckets[int(u * BUCKETS)]
+        return key if key >= 0 else min(bisect.bisect_right(self.cdf, u), self.keys - 1)
 
     def _issue(self, process) -> None:
         now = self.sim.env._now
