@@ -179,7 +179,8 @@ class Instance(Node):
         self.active[job] = message
         if self.busy < service.workers:
             self.busy += 1
-            self._begin(job)
+            # its service time starts (_begin, inlined)
+            self.after(service.service_time.sample(self.stream), self._work, job)
         else:
             self.waiting.append(job)
 
