@@ -1,11 +1,10 @@
 """Records the run into compact columns, converted to a History once at the end.
 
-A row is appended to its table as one tuple (the cheapest thing to do on the
-hot path); every :data:`CHUNK` rows the tuples are moved into ``array``
-columns (8 bytes a number) and strings are interned to small integer codes,
-so a million operations cost tens of megabytes, not hundreds.  The
-conversion makes one copy of each column, put in operation order on the way,
-and maps string codes to the interned string objects only then.
+Rows are appended to ``array`` columns (8 bytes a number) and strings are
+interned to small integer codes, so a million operations cost tens of
+megabytes, not hundreds.  The conversion makes one copy of each column, put
+in operation order on the way, and maps string codes to the interned string
+objects only then.
 """
 
 from __future__ import annotations
@@ -17,30 +16,15 @@ import pandas as pd
 
 from .history import History
 
-#: Rows a table holds as tuples before it moves them into its columns.
-CHUNK = 4096
-
 
 class _Table:
-    def __init__(self, columns: dict[str, str], codes: "_Codes") -> None:
+    def __init__(self, columns: dict[str, str]) -> None:
         # typecode 'd' float, 'q' int, 's' interned string (stored as 'l' code)
         self.kinds = columns
         self.columns = {name: array("l" if kind == "s" else kind) for name, kind in columns.items()}
-        #: rows not yet in the columns, as tuples (appended to in place, never replaced)
-        self.rows: list[tuple] = []
-        self._codes = codes
 
     def __len__(self) -> int:
-        return len(next(iter(self.columns.values()))) + len(self.rows)
-
-    def flush(self) -> None:
-        """Move the buffered rows into the columns."""
-        if not self.rows:
-            return
-        code = self._codes.__getitem__
-        for (name, column), values in zip(self.columns.items(), zip(*self.rows)):
-            column.extend(map(code, values) if self.kinds[name] == "s" else values)
-        self.rows.clear()
+        return len(next(iter(self.columns.values())))
 
 
 class _Codes(dict):
@@ -63,36 +47,50 @@ class Recorder:
     def __init__(self) -> None:
         self._strings: list[str] = []
         self._codes = _Codes(self._strings)
-        codes = self._codes
         self.ops = _Table({"index": "q", "process": "q", "op": "s", "key": "q",
                            "invoke_s": "d", "complete_s": "d", "status": "s",
-                           "version": "q", "served_by": "s", "node": "s", "error": "s"}, codes)
+                           "version": "q", "served_by": "s", "node": "s", "error": "s"})
         self.truth = _Table({"key": "q", "version": "q", "commit_s": "d", "source": "s",
-                             "writer": "q"}, codes)
+                             "writer": "q"})
         self.copies = _Table({"time_s": "d", "copy": "s", "key": "q", "version": "q",
-                              "change": "s"}, codes)
-        self._op_rows = self.ops.rows
-        self._copy_rows = self.copies.rows
+                              "change": "s"})
+        self._ops_cols = tuple(self.ops.columns.values())
+        self._truth_cols = tuple(self.truth.columns.values())
+        self._copies_cols = tuple(self.copies.columns.values())
         self.faults: list[dict] = []
         self.copy_info: list[dict] = []
         self.lost: list[tuple] = []    # (source, key, version, time): truth rows lost
         self.events: list[tuple] = []  # (time, node, event, detail)
 
+    def code(self, text: str) -> int:
+        """The integer code of a string (interned once)."""
+        return self._codes[text]
+
     def op(self, index, process, op, key, invoke, complete, status, version,
            served_by, node, error) -> None:
-        rows = self._op_rows
-        rows.append((index, process, op, key, invoke, complete, status, version, served_by,
-                     node, error))
-        if len(rows) >= CHUNK:
-            self.ops.flush()
+        codes = self._codes
+        c = self._ops_cols
+        c[0].append(index)
+        c[1].append(process)
+        c[2].append(codes[op])
+        c[3].append(key)
+        c[4].append(invoke)
+        c[5].append(complete)
+        c[6].append(codes[status])
+        c[7].append(version)
+        c[8].append(codes[served_by])
+        c[9].append(codes[node])
+        c[10].append(codes[error])
 
     def commit(self, key: int, version: int, time: float, source: str, writer: int) -> int:
         """Record a commit; returns its row, which :meth:`lose` can name later."""
-        truth = self.truth
-        row = len(truth)
-        truth.rows.append((key, version, time, source, writer))
-        if len(truth.rows) >= CHUNK:
-            truth.flush()
+        t = self._truth_cols
+        row = len(t[0])
+        t[0].append(key)
+        t[1].append(version)
+        t[2].append(time)
+        t[3].append(self.code(source))
+        t[4].append(writer)
         return row
 
     def lose(self, row: int, time: float, how: str) -> None:
@@ -104,17 +102,19 @@ class Recorder:
         self.events.append((time, node, event, detail))
 
     def copy_change(self, time: float, copy: str, key: int, version: int, change: str) -> None:
-        rows = self._copy_rows
-        rows.append((time, copy, key, version, change))
-        if len(rows) >= CHUNK:
-            self.copies.flush()
+        c = self._copies_cols
+        codes = self._codes
+        c[0].append(time)
+        c[1].append(codes[copy])
+        c[2].append(key)
+        c[3].append(version)
+        c[4].append(codes[change])
 
     def release(self) -> None:
         """Drop the recorded columns (after :meth:`history`): a finished run's
         record is garbage held in reference cycles, which the collector may not
         free for a long time, and at a million operations it is 100 MB."""
         for table in (self.ops, self.truth, self.copies):
-            table.rows.clear()
             for column in table.columns.values():
                 del column[:]
 
@@ -133,8 +133,6 @@ class Recorder:
         return pd.DataFrame(data, copy=False)
 
     def history(self, meta: dict) -> History:
-        for table in (self.ops, self.truth, self.copies):
-            table.flush()
         index = np.frombuffer(self.ops.columns["index"], dtype=np.int64) \
             if len(self.ops) else np.array([], dtype=np.int64)
         order = None

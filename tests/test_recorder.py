@@ -31,32 +31,6 @@ def test_operations_come_out_in_index_order_and_recording_can_go_on():
     assert list(first.ops["index"]) == [0, 1, 2]
 
 
-def test_rows_moved_into_the_columns_in_chunks_come_out_as_recorded(monkeypatch):
-    # Rows wait as tuples and move into the columns every CHUNK rows, each table
-    # on its own schedule; strings first seen in any table at any time keep theirs.
-    from simulator import recorder as module
-    monkeypatch.setattr(module, "CHUNK", 7)
-    recorder = Recorder()
-    expected_ops, expected_copies, rows = [], [], []
-    for i in range(40):
-        node, error = f"api-{i % 5}", ("" if i % 4 else f"why-{i}")
-        recorder.op(i, i % 3, "read" if i % 2 else "write", i, i * 0.5, i * 0.5 + 0.1,
-                    "ok" if error == "" else "fail", i - 1, f"copy-{i % 6}", node, error)
-        expected_ops.append((i, i % 3, "read" if i % 2 else "write", i, i * 0.5, i * 0.5 + 0.1,
-                             "ok" if error == "" else "fail", i - 1, f"copy-{i % 6}", node,
-                             error))
-        if i % 3 == 0:
-            recorder.copy_change(i * 0.25, f"copy-{i % 6}", i, i, f"change-{i % 7}")
-            expected_copies.append((i * 0.25, f"copy-{i % 6}", i, i, f"change-{i % 7}"))
-            rows.append(recorder.commit(i, i, i * 0.25, f"source-{i % 2}", i))
-        assert len(recorder.ops) == i + 1
-    assert rows == list(range(len(rows)))  # a commit's row counts the buffered ones too
-    history = recorder.history({})
-    assert list(history.ops.itertuples(index=False, name=None)) == expected_ops
-    assert list(history.copies.itertuples(index=False, name=None)) == expected_copies
-    assert list(history.truth["source"]) == [f"source-{i % 2}" for i in range(0, 40, 3)]
-
-
 def test_a_history_never_shares_writes_with_the_frames_it_was_made_from():
     ops = pd.DataFrame({"index": [0], "process": [0], "op": ["read"], "key": [1],
                         "invoke_s": [0.0], "complete_s": [0.1], "status": ["ok"], "version": [1],
