@@ -87,8 +87,15 @@ def _generic_service(monkeypatch):
     ["components.api.local_cache_ttl=2s"],
     ["components.db.replicas=2", "components.db.read_from=replica",
      "components.db.session=read-your-writes"],
-], ids=["delete", "update", "lease", "local", "sessions"])
-def test_requests_served_by_callbacks_are_the_same_as_their_flows(overrides, monkeypatch):
+    ["components.api.service_time=20ms", "components.api.workers=4",  # jobs caught in stops
+     "faults=[{kind: partition, start: 4s, duration: 4s, groups: [[api-1, api-2, cache], "
+     "[api-3, api-4, db]]}, {kind: deploy, service: api, start: 1s, restart: 500ms}, "
+     "{kind: crash, node: api-2, start: 9s, duration: 1s}, {kind: pause, node: api-3, "
+     "start: 5500ms, duration: 300ms}, {kind: pause, node: db, start: 10s, duration: 200ms}, "
+     "{kind: crash, node: cache, start: 10500ms, duration: 100ms}]"],
+], ids=["delete", "update", "lease", "local", "sessions", "restarts-crashes-pauses"])
+def test_requests_served_by_callbacks_are_the_same_as_their_flows(overrides, monkeypatch,
+                                                                  request):
     # Job serves a cache-aside read, its database read and a write with callbacks;
     # Service.read and Service.write are the generic flows they flatten.
     data = ROOT / "scenarios" / "partition.yaml"
@@ -101,6 +108,8 @@ def test_requests_served_by_callbacks_are_the_same_as_their_flows(overrides, mon
     served = ops["served_by"].value_counts()
     assert served.filter(like="db-").sum() > 100 and (ops["op"] == "write").sum() > 500
     assert (ops["status"] != "ok").sum() > 50  # failures in the split
+    if "restarts" in request.node.callspec.id:
+        assert (ops["error"] == "connection-reset").any()  # jobs reset by a stop
     assert ops.equals(slow.ops) and fast.copies.equals(slow.copies)
     assert fast.truth.equals(slow.truth)
 

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from collections import deque
 
-from ..distributions import build
+from ..distributions import Exponential, build
 from ..engine import Flow
 from ..durations import format_duration
 from ..network import Node, cause, failed
@@ -179,8 +179,15 @@ class Instance(Node):
         self.active[job] = message
         if self.busy < service.workers:
             self.busy += 1
-            # its service time starts (_begin, inlined)
-            self.after(service.service_time.sample(self.stream), self._work, job)
+            # its service time starts (_begin, inlined, with the common exponential
+            # draw inlined too: the same draw as Exponential.sample)
+            work = service.service_time
+            if work.__class__ is Exponential:
+                draws = self.stream._e
+                work = work.mean * (draws.pop() if draws else self.stream.exponential())
+            else:
+                work = work.sample(self.stream)
+            self.after(work, self._work, job)
         else:
             self.waiting.append(job)
 
