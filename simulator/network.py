@@ -239,7 +239,7 @@ class Network:
         self.degradations: list = []  # [(sources, destinations, both_ways, settings)]
         self.generation = 0
         self._links: dict[tuple[str, str], Link] = {}
-        self._deadlines: dict[float, Deadlines] = {}  # timeout -> its queue
+        self._deadlines: dict[tuple[str, float], Deadlines] = {}
         self._env = sim.env
         self._queue, self._eid = sim.queue, sim.eid
         self._delivery = [self._deliver]  # every message's callbacks
@@ -393,13 +393,13 @@ class Network:
         pending = _new(Pending)
         pending.then = None
         self.send(src, dst, method, args, pending)
-        queue = self._deadlines.get(timeout)
+        queue = self._deadlines.get((src, timeout))
         if queue is None:
-            queue = self._deadlines[timeout] = Deadlines(self.sim, timeout)
-        # into the deadline queue (inlined: one call per request less)
+            queue = self._deadlines[(src, timeout)] = Deadlines(self.sim, timeout,
+                                                                self.nodes.get(src))
+        # into the caller's deadline queue (inlined: one call per request less)
         pending.done = False
         pending.deadline = self._env._now + timeout
-        pending.caller = self.nodes.get(src)
         queue.queue.append(pending)
         if not queue.armed:
             queue.armed = True
@@ -422,7 +422,7 @@ class Network:
 class Pending(Waiting):
     """A request waiting for its reply."""
 
-    __slots__ = ("done", "deadline", "caller")
+    __slots__ = ("done", "deadline")
 
     def answer(self, reply: Reply) -> None:
         if not self.done:
@@ -431,19 +431,22 @@ class Pending(Waiting):
 
 
 class Deadlines:
-    """The pending requests with one timeout, whoever sent them, in deadline order.
+    """The pending requests of one caller with one timeout, in deadline order.
 
     Deadlines arrive in order, so a single alarm, armed for the oldest
     request still unanswered, times out every request without an event per
-    request (and one queue for every caller with that timeout arms it less
-    often than a queue per caller would).  :meth:`Network.request` adds the
-    requests.  A caller paused at a deadline notices the timeout when it resumes.
+    request.  :meth:`Network.request` adds the requests.
+
+    One queue per caller, not one per timeout shared by every caller: with
+    constant latencies two callers' deadlines can lie within rounding of each
+    other, and a shared queue would time out the later one with the earlier
+    (and order same-instant timeouts differently).
     """
 
-    __slots__ = ("sim", "timeout", "queue", "armed")
+    __slots__ = ("sim", "timeout", "queue", "armed", "node")
 
-    def __init__(self, sim: Simulation, timeout: float) -> None:
-        self.sim, self.timeout = sim, timeout
+    def __init__(self, sim: Simulation, timeout: float, node=None) -> None:
+        self.sim, self.timeout, self.node = sim, timeout, node
         self.queue: deque = deque()
         self.armed = False
 
@@ -453,9 +456,8 @@ class Deadlines:
         while queue and (queue[0].done or queue[0].deadline - now <= _EPSILON):
             pending = queue.popleft()
             if not pending.done:
-                caller = pending.caller
-                if caller is not None and caller.pauses:  # noticed on resume
-                    caller.paused.append((pending.answer, TIMEOUT))
+                if self.node is not None and self.node.pauses:  # noticed on resume
+                    self.node.paused.append((pending.answer, TIMEOUT))
                 else:
                     pending.answer(TIMEOUT)
         if queue:

@@ -293,3 +293,26 @@ def test_fifo_holds_with_random_processing_time_at_the_receiver():
         net.send("a", "b", "ping", i)
     sim.run(1.0)
     assert [payload for _, payload in p["b"].got] == list(range(200))
+
+
+def test_each_callers_requests_time_out_at_their_own_deadline_to_the_last_bit():
+    # Two callers whose deadlines lie within rounding of each other: each times
+    # out exactly at its own deadline (a queue shared by the callers once timed
+    # the later one out with the earlier).
+    sim, net, p = make_net(nodes=("a", "b", "c"))
+    timeout = 0.125
+    fired = {}
+
+    def ask(caller, at):
+        def send(_):
+            pending = net.request(caller, "c", "ping", None, timeout)
+            pending.then = lambda reply: fired.setdefault(caller, (sim.now, reply, at + timeout))
+        sim.at(at, send)
+
+    ask("a", 1.0)
+    ask("b", math.nextafter(1.0, 2.0))
+    sim.run(2.0)
+    assert set(fired) == {"a", "b"}
+    for caller, (now, reply, deadline) in fired.items():
+        assert reply == TIMEOUT and now == deadline, caller
+    assert fired["a"][0] < fired["b"][0]

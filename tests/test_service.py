@@ -292,3 +292,39 @@ def test_balancer_skips_an_instance_while_it_is_down_and_uses_it_again_after():
     assert set(after["node"]) == {"api-1", "api-2"}
     counts = after["node"].value_counts()
     assert counts.max() - counts.min() <= 1
+
+
+def test_a_job_stopped_before_its_turn_begins_draws_no_service_time():
+    # A pause ending at the very instant of a crash: on resume, held replies
+    # finish jobs and hand their workers to waiting ones (a zero-delay turn);
+    # the crash comes first, and a job stopped before its turn must not draw a
+    # service time (the draw would shift every later one on the instance).
+    from simulator.scenario import load
+    from simulator.world import World
+    data = scenario(api={"instances": 2, "workers": 2,
+                         "service_time": {"dist": "uniform", "low": "1ms", "high": "3ms"}},
+                    cache={"ttl": "3s", "op_time": "20ms"},
+                    workload={"rate": 300, "timeout": "2s"}, duration="8s",
+                    faults=[{"kind": "pause", "node": "api-1", "start": "5s",
+                             "duration": "500ms"},
+                            {"kind": "crash", "node": "api-1", "start": "5500ms",
+                             "duration": "1s"}])
+    world = World(load(data), 1)
+    service = world.components["api"]
+    draws, while_down = [], []
+
+    class Watched:  # the service time, noting draws made while the instance is down
+        def __init__(self, dist):
+            self.dist = dist
+
+        def sample(self, stream):
+            node = world.network.nodes[stream.name.removeprefix("node:")]
+            draws.append(node.name)
+            if not node.up:
+                while_down.append((world.sim.now, node.name))
+            return self.dist.sample(stream)
+
+    service.service_time = Watched(service.service_time)
+    ops = world.run().ops
+    assert (ops["error"] == "timeout").any() and draws.count("api-1") > 100
+    assert while_down == []

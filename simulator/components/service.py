@@ -192,8 +192,10 @@ class Instance(Node):
             self.waiting.append(job)
 
     def _begin(self, job: Job) -> None:
-        """A worker is ``job``'s: its service time starts."""
-        self.after(self.service.service_time.sample(self.stream), self._work, job)
+        """A worker is ``job``'s: its service time starts (unless the instance
+        stopped since the worker was handed over: a stopped job draws nothing)."""
+        if job.alive:
+            self.after(self.service.service_time.sample(self.stream), self._work, job)
 
     def _work(self, job: Job) -> None:
         """The service time is over: read or write."""
