@@ -395,8 +395,8 @@ class Network:
         self.send(src, dst, method, args, pending)
         queue = self._deadlines.get((src, timeout))
         if queue is None:
-            queue = self._deadlines[(src, timeout)] = Deadlines(self.sim, timeout,
-                                                                self.nodes.get(src))
+            queue = self._deadlines[(src, timeout)] = Deadlines(
+                self.sim, timeout, self.nodes.get(src), self._deadlines, (src, timeout))
         # into the caller's deadline queue (inlined: one call per request less)
         pending.done = False
         pending.deadline = self._env._now + timeout
@@ -443,12 +443,17 @@ class Deadlines:
     (and order same-instant timeouts differently).
     """
 
-    __slots__ = ("sim", "timeout", "queue", "armed", "node")
+    __slots__ = ("sim", "timeout", "queue", "armed", "node", "index", "key")
 
-    def __init__(self, sim: Simulation, timeout: float, node=None) -> None:
+    def __init__(self, sim: Simulation, timeout: float, node=None, index=None,
+                 key=None) -> None:
         self.sim, self.timeout, self.node = sim, timeout, node
         self.queue: deque = deque()
         self.armed = False
+        #: where the network keeps this queue (``index[key]``); an emptied queue
+        #: leaves it, so that one-off timeouts (what is left of a deadline after
+        #: a redirect) do not pile up queues for the whole run
+        self.index, self.key = index, key
 
     def _expire(self, _) -> None:
         now = self.sim.env._now
@@ -464,6 +469,8 @@ class Deadlines:
             self.sim.after(queue[0].deadline - now, self._expire)
         else:
             self.armed = False
+            if self.index is not None and self.index.get(self.key) is self:
+                del self.index[self.key]
 
 
 #: Deadlines this close to now are due (floating-point sums of delays).

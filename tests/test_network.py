@@ -316,3 +316,18 @@ def test_each_callers_requests_time_out_at_their_own_deadline_to_the_last_bit():
     for caller, (now, reply, deadline) in fired.items():
         assert reply == TIMEOUT and now == deadline, caller
     assert fired["a"][0] < fired["b"][0]
+
+
+def test_deadline_queues_emptied_are_let_go():
+    # A one-off timeout (what is left of a deadline after a redirect) makes a
+    # queue of its own; once it is empty the network no longer keeps it.
+    sim, net, p = make_net(nodes=("a", "b", "c"))
+    replies = []
+    for i in range(500):
+        timeout = 0.01 + i * 1e-6  # a different timeout every time
+        method = "ping" if i % 2 else "ask"  # a ping is never answered: it times out
+        sim.at(i * 0.001, lambda _, timeout=timeout, method=method: setattr(
+            net.request("a", "b", method, 1, timeout), "then", replies.append))
+    sim.run(1.0)
+    assert len(replies) == 500 and replies.count(TIMEOUT) == 250
+    assert net._deadlines == {}
