@@ -18,6 +18,12 @@ is its own.  Cases:
 - partition at ten times its rate, 300k operations, end to end: the same
   story with the load raised instead of the time stretched, kept to show what
   an overloaded run costs (see below);
+- reference: the four hand-written quorum writes the issue states rates for
+  on its machine (benchmarks/reference_quorum.py: idiomatic SimPy about 40k
+  writes a second, timeout callbacks about 70k, callbacks to handlers about
+  180k, a plain heapq loop about 300k), each the fastest of three runs, and
+  the ratio of each rate here to the issue's: how fast this machine is, at
+  this moment, next to the one the targets were set on;
 - nodes 4 vs 100: the partition scenario without its fault, with 4 and with
   100 API instances at the same rate, to show that a bigger topology does not
   make operations slower.
@@ -101,6 +107,19 @@ def quorum_pair(size: int, repeat: int = 3) -> list[dict]:
              "wall": best["both"], "baseline": baseline}]
 
 
+def calibration(size: int, repeat: int = 3) -> list[dict]:
+    """The issue's four hand-written quorum writes (benchmarks/reference_quorum.py),
+    each the fastest of ``repeat`` runs, with the rate the issue states for it on
+    its machine: how this machine compares with the one the targets were set on."""
+    import reference_quorum
+    rows = []
+    for name, model, stated in reference_quorum.MODELS:
+        wall = min(_timed(lambda: model(size))[1] for _ in range(repeat))
+        rows.append({"name": f"reference: {name}", "ops": size, "wall": wall,
+                     "stated": stated})
+    return rows
+
+
 def _partition(size: int, instances: int | None = None, faults: bool = True,
                load_factor: float = 1.0):
     from simulator.scenario import load
@@ -159,6 +178,7 @@ def cases(quick: bool) -> dict:
     small = quick
     return {
         "quorum": lambda: quorum_pair(20 * k if small else 100 * k),
+        "calibration": lambda: calibration(20 * k if small else 100 * k),
         "partition-100k": lambda: partition(20 * k if small else 100 * k),
         "partition-300k": lambda: partition(40 * k if small else 300 * k),
         "partition-1m": lambda: partition(60 * k if small else 1000 * k),
@@ -190,14 +210,19 @@ def main() -> None:
         output = subprocess.run(command, check=True, capture_output=True, text=True).stdout
         rows += json.loads(output.strip().splitlines()[-1])
     by_name = {row["name"]: row for row in rows}
-    print(f"{'benchmark':<44} {'ops':>9} {'wall s':>8} {'ops / wall s':>13} {'peak MB':>8} "
+    print(f"{'benchmark':<52} {'ops':>9} {'wall s':>8} {'ops / wall s':>13} {'peak MB':>8} "
           f"{'ratio':>6}")
     for row in rows:
         rate = row["ops"] / row["wall"] if row["wall"] else float("inf")
         baseline = by_name.get(row.get("baseline", ""))
         ratio = f"{rate / (baseline['ops'] / baseline['wall']):.2f}x" if baseline else ""
-        print(f"{row['name']:<44} {row['ops']:>9} {row['wall']:>8.2f} {rate:>13,.0f} "
+        print(f"{row['name']:<52} {row['ops']:>9} {row['wall']:>8.2f} {rate:>13,.0f} "
               f"{row['peak_mb']:>8.0f} {ratio:>6}")
+    stated = [row for row in rows if row.get("stated")]
+    if stated:
+        print("this machine against the issue's machine, on the same hand-written models: "
+              + ", ".join(f"{row['name'].split(': ', 1)[1]} "
+                          f"{row['ops'] / row['wall'] / row['stated']:.2f}x" for row in stated))
     children = {row["name"].split(":")[0]: row["children_peak_mb"] for row in rows
                 if row.get("children_peak_mb")}
     if children:
