@@ -1,6 +1,7 @@
 """Every figure renders, for a small run, an empty one and a large one, and shows what it says."""
 
 import inspect
+import re
 import subprocess
 import sys
 import time
@@ -15,6 +16,8 @@ from simulator.analysis import stale_reads, windows
 from simulator.plots import (
     FAULT_COLOURS,
     FIGURES,
+    _log_time_axis,
+    _new_figure,
     divergence,
     latency,
     shade_faults,
@@ -50,13 +53,38 @@ def assert_png(path):
     assert len(data) > 10_000
 
 
+def assert_duration_ticks(figure, axis):
+    """The log-scale time ``axis`` is labelled in durations ("1ms", "10s"), not powers of ten."""
+    figure.canvas.draw()
+    low, high = axis.get_view_interval()
+    shown = [t.get_text() for t in axis.get_ticklabels(minor=False) + axis.get_ticklabels(minor=True)
+             if t.get_text() and low <= t.get_position()[axis.axis_name == "y"] <= high]
+    assert shown, "no tick label on the time axis"
+    assert all(re.fullmatch(r"\d+(\.\d+)?(us|ms|s)", text) for text in shown), shown
+
+
+def test_duration_ticks_label_decades_and_narrow_ranges():
+    figure = _new_figure(4, 3)
+    ax = figure.subplots()
+    ax.plot([0, 1], [1e-4, 20.0])
+    _log_time_axis(ax, "y")
+    figure.canvas.draw()
+    majors = [t.get_text() for t in ax.get_yticklabels() if t.get_text()]
+    assert {"100us", "1ms", "10ms", "100ms", "1s", "10s"} <= set(majors)
+    ax.set_ylim(0.002, 0.005)  # less than a decade: minor ticks are labelled
+    assert_duration_ticks(figure, ax.yaxis)
+    figure.canvas.draw()
+    assert {"2ms", "3ms", "4ms", "5ms"} <= {t.get_text() for t in ax.get_yticklabels(minor=True)}
+
+
 def test_timeline_of_a_small_run_renders_to_png(tmp_path):
     history = small_run()
     figure = timeline(history, stale=stale_reads(history), windows=windows(history))
     assert isinstance(figure, Figure)
     top, bottom = figure.axes[:2]
     assert top.get_yscale() == "log"
-    assert "latency" in top.get_ylabel() and "(s" in top.get_ylabel()
+    assert "latency" in top.get_ylabel()
+    assert_duration_ticks(figure, top.yaxis)
     assert bottom.get_xlabel() == "simulated time (s)"
     assert [t.get_text().split("\n")[0] for t in bottom.get_yticklabels()] == ["replica", "cache"]
     assert "tiny" in figure.get_suptitle()
@@ -166,7 +194,8 @@ def test_window_cdf_has_a_log_time_axis_and_one_curve_per_copy():
     history = small_run()
     figure = window_cdf(history, windows=windows(history))
     ax = figure.axes[0]
-    assert ax.get_xscale() == "log" and "(s" in ax.get_xlabel()
+    assert ax.get_xscale() == "log"
+    assert_duration_ticks(figure, ax.xaxis)
     labels = [t.get_text() for t in ax.get_legend().get_texts()]
     assert len(labels) == 2 and labels[0].startswith("replica: 2 windows") and "1 open at end" in labels[0]
     assert labels[1].startswith("cache: 1 windows")
@@ -179,7 +208,8 @@ def test_visibility_has_the_two_pbs_panels():
     history = small_run()
     figure = visibility(history, stale=stale_reads(history), kmax=5)
     left, right = figure.axes
-    assert left.get_xscale() == "log" and "(s" in left.get_xlabel()
+    assert left.get_xscale() == "log"
+    assert_duration_ticks(figure, left.xaxis)
     assert "t-visibility" in left.get_title(loc="left") and "k-staleness" in right.get_title(loc="left")
     assert list(right.get_xticks()) == [1, 2, 3, 4, 5]
     assert "95% Wilson band" in [t.get_text() for t in left.get_legend().get_texts()]
@@ -189,7 +219,8 @@ def test_latency_figure_draws_p50_and_p99():
     history = small_run()
     figure = latency(history, window_s=2.0)
     ax = figure.axes[0]
-    assert ax.get_yscale() == "log" and "(s" in ax.get_ylabel() and "(s)" in ax.get_xlabel()
+    assert ax.get_yscale() == "log" and "(s)" in ax.get_xlabel()
+    assert_duration_ticks(figure, ax.yaxis)
     assert [line.get_label() for line in ax.get_lines()] == ["p99", "p50 (median)"]
     assert "2s" in figure.get_suptitle()
 
