@@ -53,6 +53,20 @@ def test_mixed_columns_match_pandas_byte_for_byte(tmp_path, monkeypatch, seed):
     assert ours(frame, tmp_path) == pandas_bytes(frame, tmp_path)
 
 
+@pytest.mark.parametrize("values", [
+    np.arange(-40, 60, dtype=np.int64).repeat(30),                    # a small range: a table
+    np.int64(2**63 - 1) - np.arange(50, dtype=np.int64).repeat(9),   # at the edge of int64
+    np.uint64(2**64 - 1) - np.arange(50, dtype=np.uint64).repeat(9),
+    np.array([-2**63, 2**63 - 1] * 400, dtype=np.int64),              # a range of everything
+    np.full(500, 7, dtype=np.int16),
+    np.arange(10, dtype=np.int8),                                     # too short for a table
+])
+def test_integer_columns_match_pandas(tmp_path, monkeypatch, values):
+    monkeypatch.setattr(csvfile, "CHUNK", 311)
+    frame = pd.DataFrame({"n": values, "flag": np.arange(len(values)) % 3 == 0})
+    assert ours(frame, tmp_path) == pandas_bytes(frame, tmp_path)
+
+
 def test_string_dtype_and_missing_values_match_pandas(tmp_path):
     frame = pd.DataFrame({"a": pd.array(["x", None, "y,z"], dtype="string"),
                           "b": [1.5, np.nan, 2.0]})
