@@ -136,10 +136,67 @@ def test_figures_drawn_in_a_second_process_are_the_same_files(tmp_path, monkeypa
     assert parallel == here and "timeline.png" in here
 
 
+def _save_logging_shares(result, folder, log, monkeypatch) -> list[tuple[str, list[str]]]:
+    """Save ``result`` into ``folder``; return (process id, figure names) per call of
+    ``draw``, logged to a file because the calls happen in child processes."""
+    real = results.draw
+
+    def logged(result, names=None):
+        with open(log, "a") as out:
+            out.write(f"{os.getpid()} {','.join(names or ['*'])}\n")
+        return real(result, names)
+
+    with monkeypatch.context() as patch:
+        patch.setattr(results, "draw", logged)
+        result.save(folder)
+    shares = [line.split() for line in log.read_text().splitlines()]
+    log.unlink()
+    return [(pid, names.split(",")) for pid, names in shares]
+
+
+@pytest.mark.parametrize("drawers", [1, 3, 9])
+def test_figures_shared_among_any_number_of_processes_are_the_same_files(tmp_path, monkeypatch,
+                                                                         drawers):
+    result = _small()
+    monkeypatch.setattr(results, "DRAWERS", drawers)
+    shares = _save_logging_shares(result, tmp_path / "shared", tmp_path / "log", monkeypatch)
+    monkeypatch.setattr(results, "PARALLEL_FIGURES", False)
+    result.save(tmp_path / "here")
+    assert _files(tmp_path / "shared") == _files(tmp_path / "here")
+    names = list(result.plot.names)
+    assert len(shares) == min(drawers, len(names))
+    pids = {pid for pid, _ in shares}
+    assert len(pids) == len(shares) and str(os.getpid()) not in pids
+    assert sorted(name for _, share in shares for name in share) == sorted(names)
+
+
+def test_a_large_history_has_its_figures_drawn_by_one_process(tmp_path, monkeypatch):
+    result = _small()
+    assert results.DRAWERS > 1
+    monkeypatch.setattr(results, "ONE_DRAWER_ABOVE", len(result.history.ops) - 1)
+    shares = _save_logging_shares(result, tmp_path / "run", tmp_path / "log", monkeypatch)
+    assert [names for _, names in shares] == [list(result.plot.names)]
+
+
+def test_one_share_failing_fails_the_save(tmp_path, monkeypatch):
+    result = _small()
+    real = results.draw
+
+    def second_share_fails(result, names=None):
+        if names is not None and "timeline" not in names:
+            raise ValueError("no ink for " + ", ".join(names))
+        return real(result, names)
+
+    monkeypatch.setattr(results, "draw", second_share_fails)
+    with pytest.raises(ValueError, match="no ink for divergence"):
+        result.save(tmp_path / "run")
+    assert not (tmp_path / "run").exists()
+
+
 def test_a_figure_failing_in_the_second_process_fails_the_save(tmp_path, monkeypatch):
     result = _small()
 
-    def broken(_):
+    def broken(*_):
         raise ValueError("no ink")
 
     monkeypatch.setattr(results, "draw", broken)
@@ -156,7 +213,7 @@ def test_an_exception_that_does_not_pickle_still_surfaces(tmp_path, monkeypatch)
         def __reduce__(self):
             raise TypeError("cannot pickle")
 
-    def broken(_):
+    def broken(*_):
         raise Odd("strange")
 
     monkeypatch.setattr(results, "draw", broken)
@@ -166,7 +223,7 @@ def test_an_exception_that_does_not_pickle_still_surfaces(tmp_path, monkeypatch)
 
 def test_a_second_process_that_dies_fails_the_save(tmp_path, monkeypatch):
     result = _small()
-    monkeypatch.setattr(results, "draw", lambda _: os._exit(3))
+    monkeypatch.setattr(results, "draw", lambda *_: os._exit(3))
     with pytest.raises(SedimentError, match="exit code 3"):
         result.save(tmp_path / "run")
     assert not (tmp_path / "run").exists()
