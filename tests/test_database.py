@@ -156,6 +156,40 @@ def test_partitioned_replica_catches_up_after_the_heal_through_retries():
             assert end <= got["time_s"].iloc[0] <= end + retry + L + D + 1e-9
 
 
+def test_a_cut_link_costs_one_resend_check_a_retry_however_much_waits():
+    # Entries sent into a partition would be dropped: nothing is sent again until
+    # the heal, and the primary checks once a retry, not once per entry a retry.
+    retry, start, end = 0.2, 1.0, 21.0
+    # the workload stops at the heal: no newer write supersedes an entry after it
+    data = scenario(db={"replicas": 1, "replication_retry": retry}, duration=f"{end}s",
+                    workload={"rate": 100, "read_fraction": 0.0, "keys": 50},
+                    faults=[{"kind": "partition", "isolate": "db-replica-1",
+                             "start": start, "end": end}])
+    world = world_of(data, seed=3)
+    primary = world.network.nodes["db-primary"]
+    checks, ships = [], []
+    resend, ship = primary._resend, primary._ship
+    primary._resend = lambda item: (checks.append(world.sim.now), resend(item))[1]
+    primary._ship = lambda *args: (ships.append((world.sim.now, args)), ship(*args))[1]
+    h = world.run()
+    during = h.truth[(h.truth["commit_s"] > start) & (h.truth["commit_s"] < end)]
+    assert len(during) > 1500
+    assert sum(start < t < end for t in checks) <= (end - start) / retry + 2
+    # during the partition only first sends, one per commit
+    sent = {args: t for t, args in ships if start + L + D < t < end}
+    assert len(sent) == len([1 for t, _ in ships if start + L + D < t < end]) <= len(during)
+    # after the heal each is sent again once: those due by then all at the first
+    # check, within a retry of the heal; the others when they fall due
+    again = {args: t for t, args in ships if t >= end and args in sent}
+    assert again.keys() == sent.keys()
+    due = {again[args] for args, t in sent.items() if t + retry < end}
+    assert len(due) == 1 and end <= due.pop() <= end + retry + 1e-9
+    assert all(again[args] <= max(t + retry, end + retry) + 1e-9 for args, t in sent.items())
+    applies = h.copies[h.copies["copy"] == "db-replica-1"]
+    for key, rows in h.truth.groupby("key"):
+        assert held_at(applies, "db-replica-1", key, end + 1) == rows["version"].max()
+
+
 # --- sync replication ------------------------------------------------------------------------
 
 def test_sync_commit_happens_after_every_replica_applied():

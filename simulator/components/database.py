@@ -176,6 +176,14 @@ class DatabaseNode(Node):
         replica, term = item
         if self.role != PRIMARY or term != self.term:
             return  # an alarm from an earlier time this node led
+        if not self.pauses and not self.network.can_send(self.name, replica):
+            # A partition would drop every entry sent again now, and a dropped
+            # message is invisible (it draws nothing from the link).  Touching
+            # each entry every retry would make a long partition cost the square
+            # of its length; instead the check comes back every retry, untouched,
+            # and the first one after the heal sends every entry due, at once.
+            self.after(self.db.retry, self._resend, item)
+            return
         queue, acked, now = self.unacked[replica], self.acked[replica], self.sim.env.now
         due = []
         while queue and (queue[0][0] - now <= 1e-12 or queue[0][3] != self.epoch
