@@ -9,8 +9,11 @@ applies and acknowledges it.  Per key, versions are assigned in the order the
 disk writes finish and commit in that order.  ``applier: single`` makes each
 replica a replication log: entries arrive in order (FIFO links) and are
 written one at a time.  Replication is reliable in the end: an entry a replica
-has not acknowledged is sent again every ``replication_retry``, so a replica
-cut off by a partition catches up after the heal.  Replicas apply by version
+has not acknowledged is sent again every ``replication_retry`` while the
+replica answers; once it has been silent for a retry, only its oldest
+unacknowledged entry is, once a retry, until an acknowledgement comes back
+and everything due is sent again.  So a replica cut off by a partition
+catches up after the heal, and a long partition costs one message a retry.  Replicas apply by version
 and never go back to an older one, except when they rejoin after a failover
 (below).  Committed data and replica contents are durable: a crash loses only
 writes still in flight.
@@ -105,6 +108,10 @@ class DatabaseNode(Node):
         # the order they become due for a resend; one alarm per replica.
         self.unacked: dict[str, deque] = {r: deque() for r in self.others}
         self.resend_armed: dict[str, bool] = dict.fromkeys(self.others, False)
+        #: when each replica last acknowledged anything, and whether it has gone
+        #: silent (only the oldest entry is being sent again, as a probe)
+        self.heard: dict[str, float] = dict.fromkeys(self.others, self.sim.env._now)
+        self.silent: dict[str, bool] = dict.fromkeys(self.others, False)
         self.log.clear()
         self.applying = False
 
@@ -172,19 +179,47 @@ class DatabaseNode(Node):
             self.after(self.db.retry, self._resend, (replica, self.term))
 
     def _resend(self, item) -> None:
-        """Send again what ``replica`` has not acknowledged within ``replication_retry``."""
+        """Send again what ``replica`` has not acknowledged within ``replication_retry``.
+
+        While the replica answers, every entry due is sent again.  Once it has
+        been silent for a retry (cut off, down, or its acknowledgements lost),
+        only the oldest unacknowledged entry is, once a retry, as a probe; the
+        first acknowledgement after the silence sends every due entry again
+        (:meth:`on_ack`).  A partition then costs one message a retry, where
+        sending every entry again every retry cost the square of its length.
+        """
         replica, term = item
         if self.role != PRIMARY or term != self.term:
             return  # an alarm from an earlier time this node led
-        if not self.pauses and not self.network.can_send(self.name, replica):
-            # A partition would drop every entry sent again now, and a dropped
-            # message is invisible (it draws nothing from the link).  Touching
-            # each entry every retry would make a long partition cost the square
-            # of its length; instead the check comes back every retry, untouched,
-            # and the first one after the heal sends every entry due, at once.
+        now = self.sim.env._now
+        if now - self.heard[replica] > self.db.retry:
+            queue = self._settled(replica)
+            if not queue:
+                self.resend_armed[replica] = False
+                return
+            self.silent[replica] = True
+            _, key, version, _ = queue[0]
+            self.network.send(self.name, replica, "apply", (key, version, self.term))
             self.after(self.db.retry, self._resend, item)
             return
-        queue, acked, now = self.unacked[replica], self.acked[replica], self.sim.env.now
+        self._send_due(replica)
+        queue = self.unacked[replica]
+        if queue:
+            self.after(queue[0][0] - now, self._resend, item)
+        else:
+            self.resend_armed[replica] = False
+
+    def _settled(self, replica: str) -> deque:
+        """``replica``'s queue without the acknowledged or pre-crash entries at its head."""
+        queue, acked = self.unacked[replica], self.acked[replica]
+        while queue and (queue[0][3] != self.epoch or acked.get(queue[0][1], 0) >= queue[0][2]):
+            queue.popleft()
+        return queue
+
+    def _send_due(self, replica: str) -> None:
+        """Send again every entry of ``replica`` due by now (not acknowledged a retry
+        after it was last sent)."""
+        queue, acked, now = self.unacked[replica], self.acked[replica], self.sim.env._now
         due = []
         while queue and (queue[0][0] - now <= 1e-12 or queue[0][3] != self.epoch
                          or acked.get(queue[0][1], 0) >= queue[0][2]):
@@ -193,30 +228,30 @@ class DatabaseNode(Node):
                 due.append((key, version))
         for key, version in due:
             self._ship(replica, key, version)
-        if queue:
-            self.after(queue[0][0] - now, self._resend, item)
-        else:
-            self.resend_armed[replica] = False
 
     def on_ack(self, message) -> None:
         key, version, term = message.args
         if self.role != PRIMARY or term != self.term:
             return
-        acked = self.acked[message.src]
+        replica = message.src
+        self.heard[replica] = self.sim.env._now
+        acked = self.acked[replica]
         previous = acked.get(key, 0)
-        if previous >= version:
-            return
-        acked[key] = version
-        queue = self.pending.get(key)
-        if queue:
-            for entry in queue:
-                if previous < entry[0] <= version:
-                    entry[1] -= 1
-            # a primary whose lease ran out commits nothing (its writers wait, then
-            # time out: they may yet survive, if a replica that has them is promoted)
-            while queue and queue[0][1] <= 0 and not self.db.fenced(self):
-                entry_version, _, request, writer = queue.pop(0)
-                self._commit(key, entry_version, request, writer)
+        if previous < version:
+            acked[key] = version
+            queue = self.pending.get(key)
+            if queue:
+                for entry in queue:
+                    if previous < entry[0] <= version:
+                        entry[1] -= 1
+                # a primary whose lease ran out commits nothing (its writers wait, then
+                # time out: they may yet survive, if a replica that has them is promoted)
+                while queue and queue[0][1] <= 0 and not self.db.fenced(self):
+                    entry_version, _, request, writer = queue.pop(0)
+                    self._commit(key, entry_version, request, writer)
+        if self.silent[replica]:  # it answers again: everything due goes now
+            self.silent[replica] = False
+            self._send_due(replica)
 
     def on_sync(self, message) -> None:
         """A node rejoining under this primary's term asks for its whole contents."""
@@ -438,7 +473,9 @@ class Database(Component):
                          "one entry at a time, in order, over a FIFO link (a replication log "
                          "with one applier, whose lag grows under load)"),
         "replication_retry": Field(duration(positive=True), "200ms",
-                                   "resend an unacknowledged replication entry after this"),
+                                   "resend an unacknowledged replication entry after this "
+                                   "(only the oldest, as a probe, to a replica silent "
+                                   "this long)"),
         "disk_write": Field(distribution, "2ms",
                             "disk-write latency of a commit (primary) or an apply (replica)"),
         "read_time": Field(distribution, "200us", "time to serve a read"),
