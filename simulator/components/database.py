@@ -13,10 +13,10 @@ has not acknowledged is sent again every ``replication_retry`` while the
 replica answers; once it has been silent for a retry, only its oldest
 unacknowledged entry is, once a retry, until an acknowledgement comes back
 and everything due is sent again.  So a replica cut off by a partition
-catches up after the heal, and a long partition costs one message a retry.  Replicas apply by version
-and never go back to an older one, except when they rejoin after a failover
-(below).  Committed data and replica contents are durable: a crash loses only
-writes still in flight.
+catches up after the heal, and a long partition costs one message a retry.
+Replicas apply by version and never go back to an older one, except when
+they rejoin after a failover (below).  Committed data and replica contents are
+durable: a crash loses only writes still in flight.
 
 Failover (``failover:``).  A monitor node (``<name>-monitor``, like Redis
 Sentinel or Orchestrator) pings every database node each ``heartbeat``.  When
@@ -219,13 +219,12 @@ class DatabaseNode(Node):
     def _send_due(self, replica: str) -> None:
         """Send again every entry of ``replica`` due by now (not acknowledged a retry
         after it was last sent)."""
-        queue, acked, now = self.unacked[replica], self.acked[replica], self.sim.env._now
+        queue, now = self._settled(replica), self.sim.env._now
         due = []
-        while queue and (queue[0][0] - now <= 1e-12 or queue[0][3] != self.epoch
-                         or acked.get(queue[0][1], 0) >= queue[0][2]):
-            _, key, version, epoch = queue.popleft()
-            if epoch == self.epoch and acked.get(key, 0) < version:
-                due.append((key, version))
+        while queue and queue[0][0] - now <= 1e-12:
+            _, key, version, _ = queue.popleft()
+            due.append((key, version))
+            self._settled(replica)
         for key, version in due:
             self._ship(replica, key, version)
 
