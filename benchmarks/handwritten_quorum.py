@@ -8,7 +8,7 @@ documentation teaches: each node is a process reading its inbox (a
 sleeps for the link delay and then puts the message into the inbox.
 
 It records what a simulation user would minimally record (each write's
-invoke and completion time) and returns how many writes completed.
+invoke and completion time) and returns those (invoke, complete) pairs.
 """
 
 from __future__ import annotations
@@ -25,9 +25,7 @@ QUORUM = 2
 def run(writes: int, seed: int = 1) -> list[tuple[float, float]]:
     env = simpy.Environment()
     rng = random.Random(seed)  # a private generator, never the global one
-    inbox = {name: simpy.Store(env) for name in
-             ["client", "coordinator"] + [f"replica-{i}" for i in range(REPLICAS)]}
-    log: list[tuple[float, float]] = []
+    inbox = inboxes(env)
 
     def deliver(to, message):
         yield env.timeout(rng.expovariate(1 / MEAN_DELAY))
@@ -35,6 +33,20 @@ def run(writes: int, seed: int = 1) -> list[tuple[float, float]]:
 
     def send(to, message):
         env.process(deliver(to, message))
+
+    return serve(env, inbox, send, writes)
+
+
+def inboxes(env: simpy.Environment) -> dict[str, simpy.Store]:
+    """One Store per node, its inbox."""
+    return {name: simpy.Store(env) for name in
+            ["client", "coordinator"] + [f"replica-{i}" for i in range(REPLICAS)]}
+
+
+def serve(env: simpy.Environment, inbox: dict, send, writes: int) -> list[tuple[float, float]]:
+    """Run the nodes, each a process reading its inbox, until the client has made
+    ``writes`` writes; ``send(to, message)`` carries a message to an inbox."""
+    log: list[tuple[float, float]] = []
 
     def replica(name):
         while True:

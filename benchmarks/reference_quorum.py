@@ -21,57 +21,25 @@ import random
 
 import simpy
 
-from handwritten_quorum import MEAN_DELAY, QUORUM, REPLICAS
+from handwritten_quorum import MEAN_DELAY, QUORUM, REPLICAS, inboxes, serve
 from handwritten_quorum import run as idiomatic
 
 __all__ = ["MODELS", "handlers", "heap_loop", "idiomatic", "timeout_callbacks"]
 
 
 def timeout_callbacks(writes: int, seed: int = 1) -> list[tuple[float, float]]:
-    """Nodes are still processes reading Store inboxes, but a message in flight
-    is a timeout whose callback puts it into the inbox (no process per message)."""
+    """Nodes are still processes reading Store inboxes (:func:`handwritten_quorum.serve`),
+    but a message in flight is a timeout whose callback puts it into the inbox
+    (no process per message)."""
     env = simpy.Environment()
     rng = random.Random(seed)
-    inbox = {name: simpy.Store(env) for name in
-             ["client", "coordinator"] + [f"replica-{i}" for i in range(REPLICAS)]}
-    log: list[tuple[float, float]] = []
+    inbox = inboxes(env)
 
     def send(to, message):
         delay = env.timeout(rng.expovariate(1 / MEAN_DELAY))
         delay.callbacks.append(lambda _: inbox[to].put(message))
 
-    def replica(name):
-        while True:
-            _, write_id = yield inbox[name].get()
-            send("coordinator", ("ack", write_id))
-
-    def coordinator():
-        acks: dict[int, int] = {}
-        while True:
-            kind, write_id = yield inbox["coordinator"].get()
-            if kind == "write":
-                acks[write_id] = 0
-                for i in range(REPLICAS):
-                    send(f"replica-{i}", ("replicate", write_id))
-            else:
-                acks[write_id] += 1
-                if acks[write_id] == QUORUM:
-                    send("client", ("ok", write_id))
-                elif acks[write_id] == REPLICAS:
-                    del acks[write_id]
-
-    def client():
-        for write_id in range(writes):
-            invoked = env.now
-            send("coordinator", ("write", write_id))
-            yield inbox["client"].get()
-            log.append((invoked, env.now))
-
-    for i in range(REPLICAS):
-        env.process(replica(f"replica-{i}"))
-    env.process(coordinator())
-    env.run(until=env.process(client()))
-    return log
+    return serve(env, inbox, send, writes)
 
 
 def handlers(writes: int, seed: int = 1) -> list[tuple[float, float]]:
