@@ -197,6 +197,23 @@ def test_a_silent_replica_costs_one_message_a_retry_however_much_waits(cut):
     assert len(after) >= 2 and after[1] <= after[0] + 2 * L + D + 1e-9
 
 
+def test_a_primary_paused_then_crashed_still_sends_again_what_a_replica_missed():
+    # The resend alarm fell due while the primary was paused, and the crash dropped
+    # it with the rest of the pause's backlog: the primary used to believe an alarm
+    # was still set and never sent anything again to that replica.  The workload
+    # stops at 6 s; what the replica missed while cut off (5-6 s) is sent again.
+    data = scenario(db={"replicas": 1, "replication_retry": "100ms"}, duration="6s",
+                    workload={"rate": 50, "read_fraction": 0.0, "keys": 5, "timeout": "6s"},
+                    faults=[{"kind": "pause", "node": "db-primary", "start": 2.1, "end": 4.0},
+                            {"kind": "crash", "node": "db-primary", "start": 3.0, "end": 3.5},
+                            {"kind": "partition", "isolate": "db-replica-1", "start": 5.0,
+                             "end": 6.0}])
+    h = simulator.run(data, seed=1).history
+    assert len(h.truth[h.truth["commit_s"].between(5.0, 6.0)]) > 20
+    for key, rows in h.truth.groupby("key"):
+        assert held_at(h.copies, "db-replica-1", key, 7.0) == rows["version"].max()
+
+
 # --- sync replication ------------------------------------------------------------------------
 
 def test_sync_commit_happens_after_every_replica_applied():

@@ -236,6 +236,25 @@ def test_the_monitor_is_a_node_faults_can_name():
     assert promotions(h).empty  # nobody watching: nobody promoted
 
 
+def test_a_monitor_paused_then_crashed_goes_on_with_its_rounds_after_the_restart():
+    # Its round fell due during the pause and the crash dropped it with the rest
+    # of the pause's backlog: the monitor used to fall silent for good.
+    data = scenario(faults=[{"kind": "pause", "node": "db-monitor", "start": 0.3, "end": 1.5},
+                            {"kind": "crash", "node": "db-monitor", "start": 0.6, "end": 1.0},
+                            {"kind": "crash", "node": "db-primary", "start": START,
+                             "end": END}])
+    world, h = run(data)
+    promoted = promotions(h)
+    assert len(promoted) == 1
+    assert START + AFTER - HEARTBEAT <= promoted["time_s"].iloc[0] <= START + AFTER \
+        + HEARTBEAT + 0.01
+    # Rounds, one a heartbeat, resumed with the pause: none was lost and none doubled
+    # (one round from 1.5 s on, at most one more for the round at the pause's end).
+    monitor = world.network.nodes["db-monitor"]
+    rounds_since = (world.end - 1.5) / HEARTBEAT
+    assert rounds_since <= monitor.round - 1 <= rounds_since + 2
+
+
 def test_the_bundled_failover_scenarios_tell_their_story():
     root = __import__("pathlib").Path(__file__).resolve().parent.parent / "scenarios"
     async_run = simulator.run(root / "failover.yaml")
@@ -391,7 +410,9 @@ def test_a_resend_alarm_from_an_earlier_leadership_does_nothing():
     node.unacked["db-replica-1"].append((0.0, 0, 5, node.epoch))
     shipped = []
     node._ship = lambda replica, key, version: shipped.append((replica, key, version))
-    node._resend(("db-replica-1", 1))  # armed while it led term 1
+    node._resend(("db-replica-1", 1, node.epoch))  # armed while it led term 1
     assert shipped == []
-    node._resend(("db-replica-1", 3))
+    node._resend(("db-replica-1", 3, node.epoch - 1))  # armed before a crash
+    assert shipped == []
+    node._resend(("db-replica-1", 3, node.epoch))
     assert shipped == [("db-replica-1", 0, 5)]

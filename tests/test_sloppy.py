@@ -87,6 +87,22 @@ def test_hints_are_handed_off_after_the_heal_and_the_replicas_converge():
     assert not windows(h)["open"].any()
 
 
+def test_a_spare_paused_then_crashed_still_hands_off_its_hints():
+    # Its hand-off alarm fell due during the pause and the crash dropped it with the
+    # rest of the pause's backlog: the spare used to keep its hints for good.  Hints
+    # are durable; the restart sets a new alarm.
+    data = scenario()
+    data["faults"] += [{"kind": "pause", "node": "kv-spare-1", "start": 3.0, "end": 5.5},
+                       {"kind": "crash", "node": "kv-spare-1", "start": 4.0, "end": 4.5}]
+    world, h = run(data)
+    spare = world.network.nodes["kv-spare-1"]
+    handoffs = h.copies[h.copies["change"] == "handoff"]
+    assert len(handoffs) > 0 and not spare.hints
+    held = [world.network.nodes[f"kv-{i}"].held for i in (1, 2, 3)]
+    assert held[0] == held[1] == held[2]
+    assert not windows(h)["open"].any()
+
+
 def test_without_suspicion_writes_go_to_the_replicas():
     data = scenario()
     data["faults"] = []

@@ -176,7 +176,7 @@ class DatabaseNode(Node):
                                       self.epoch))
         if not self.resend_armed[replica]:
             self.resend_armed[replica] = True
-            self.after(self.db.retry, self._resend, (replica, self.term))
+            self.after(self.db.retry, self._resend, (replica, self.term, self.epoch))
 
     def _resend(self, item) -> None:
         """Send again what ``replica`` has not acknowledged within ``replication_retry``.
@@ -188,9 +188,9 @@ class DatabaseNode(Node):
         (:meth:`on_ack`).  A partition then costs one message a retry, where
         sending every entry again every retry cost the square of its length.
         """
-        replica, term = item
-        if self.role != PRIMARY or term != self.term:
-            return  # an alarm from an earlier time this node led
+        replica, term, epoch = item
+        if self.role != PRIMARY or term != self.term or epoch != self.epoch:
+            return  # an alarm from an earlier time this node led, or from before a stop
         now = self.sim.env._now
         if now - self.heard[replica] > self.db.retry:
             queue = self._settled(replica)
@@ -376,6 +376,10 @@ class DatabaseNode(Node):
             self.pending.clear()
             for queue in self.unacked.values():
                 queue.clear()
+            # Its alarms die with the process (one still waiting out a pause is
+            # dropped, and the epoch silences the others): the restart arms new ones.
+            for replica in self.others:
+                self.resend_armed[replica] = self.silent[replica] = False
 
     def on_start(self) -> None:
         if self.role != PRIMARY:
@@ -398,21 +402,34 @@ class Monitor(Node):
         self.last_ok = 0.0  # the primary's last answer
         self.last_grant = 0.0  # when it last granted the primary a lease
         self.round = 0
+        self.due = 0.0  # when the next round is due
         self.answers: dict[str, tuple] = {}  # node -> (round, term, role, position, synced)
 
     def on_start(self) -> None:
-        """Back after a crash: judge only by what it hears from now on."""
+        """Back after a crash: judge only by what it hears from now on.  It keeps
+        its memory, and its rounds go on where they would have been due had it
+        not stopped (its alarm died with the process: see :meth:`_round`)."""
         self.answers.clear()
-        self.last_ok = self.sim.env.now
+        now = self.sim.env._now
+        self.last_ok = now
+        due = self.due
+        while due < now:  # the same additions as a round chain that never stopped
+            due += self.db.heartbeat
+        self.due = due
+        self.after(due - now, self._round, self.epoch)
 
     def watch(self) -> None:
         """Start the rounds of pings (at time 0, then every heartbeat)."""
-        self.after(0.0, self._round)
+        self.after(0.0, self._round, self.epoch)
 
-    def _round(self, _=None) -> None:
-        self.after(self.db.heartbeat, self._round)
-        if not self.up:
-            return  # a crashed or stopped monitor watches nothing; it keeps its memory
+    def _round(self, epoch: int) -> None:
+        if epoch != self.epoch:
+            # Armed before the monitor stopped: the restart armed the next round.
+            # (An alarm waiting out a pause is dropped at a stop, so a chain that
+            # outlived the stop would not be enough.)
+            return
+        self.due = self.sim.env._now + self.db.heartbeat
+        self.after(self.db.heartbeat, self._round, epoch)
         self.round += 1
         now, after = self.sim.env.now, self.db.failover_after
         promoted = False

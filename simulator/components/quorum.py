@@ -145,21 +145,34 @@ class Spare(Node):
         # it stands in for the replica: the replica's own ack later is not a second one
         self.store.acknowledged(key, version, replica)
         self.network.reply(message, "ok", (version, self.name))
+        self._arm()
+
+    def _arm(self) -> None:
         if not self.armed:
             self.armed = True
-            self.after(self.store.handoff_every, self._hand_off)
+            self.after(self.store.handoff_every, self._hand_off, self.epoch)
 
-    def _hand_off(self, _=None) -> None:
+    def _hand_off(self, epoch: int) -> None:
         """Offer every hint to its replica; a hint goes when the replica takes it."""
-        if self.up:
-            for (replica, key), version in list(self.hints.items()):
-                pending = self.network.request(self.name, replica, "handoff", (key, version),
-                                               self.store.handoff_every)
-                pending.then = self._delivered(replica, key, version)
+        if epoch != self.epoch:
+            return  # armed before the spare stopped: the restart armed its own
+        for (replica, key), version in list(self.hints.items()):
+            pending = self.network.request(self.name, replica, "handoff", (key, version),
+                                           self.store.handoff_every)
+            pending.then = self._delivered(replica, key, version)
         if self.hints:
-            self.after(self.store.handoff_every, self._hand_off)
+            self.after(self.store.handoff_every, self._hand_off, epoch)
         else:
             self.armed = False
+
+    def on_stop(self, how: str) -> None:
+        """Its hints are durable; its alarm dies with the process (one waiting out
+        a pause is dropped, the epoch silences any other)."""
+        self.armed = False
+
+    def on_start(self) -> None:
+        if self.hints:
+            self._arm()
 
     def _delivered(self, replica: str, key: int, version: int):
         def then(reply) -> None:
