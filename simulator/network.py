@@ -153,12 +153,6 @@ class Node:
     def up(self) -> bool:
         return self.state == UP
 
-    def on_reply(self, message: Message) -> None:
-        call = message.call  # call.answer(message.args), inlined: one call per reply less
-        if not call.done:
-            call.done = True
-            call.then(message.args)
-
     def on_discover(self, message: Message) -> None:
         """A monitor says who leads a component now; an older term is ignored."""
         component, term, primary = message.args
@@ -376,8 +370,8 @@ class Network:
             node.paused.append((self._deliver, message))
         elif state == UP:
             method = message.method
-            if method == "reply":  # Node.on_reply, inlined: about half of all messages
-                call = message.call
+            if method == "reply":  # to its call (Pending.answer, inlined): about half
+                call = message.call  # of all messages are replies
                 if not call.done:
                     call.done = True
                     call.then(message.args)
