@@ -64,8 +64,9 @@ def overlap_union(start: np.ndarray, end: np.ndarray) -> tuple[np.ndarray, np.nd
     return start[begins], np.maximum.reduceat(end, begins)
 
 
-def _copies_and_initial(history: History) -> tuple[np.ndarray, np.ndarray]:
-    """Sorted copy names and each one's initial version.
+def _copies_and_initial(history: History) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Sorted copy names, each one's initial version, and the position in those
+    names of every row of ``copies``.
 
     A copy that appears in ``copies`` but not in ``copy_info`` is taken to
     start empty, which cannot invent a window.
@@ -74,10 +75,15 @@ def _copies_and_initial(history: History) -> tuple[np.ndarray, np.ndarray]:
     unknown = sorted(set(info["initial"]) - set(INITIAL_VERSION))
     if unknown:
         raise ValueError(f"copy_info.initial must be 'v0' or 'empty', not {unknown}")
-    names = np.unique(np.concatenate([info["copy"].to_numpy(str), history.copies["copy"].to_numpy(str)]))
-    initial = pd.Series(-1, index=names, dtype=np.int64)
-    initial.loc[info["copy"].to_numpy(str)] = info["initial"].map(INITIAL_VERSION).to_numpy(np.int64)
-    return names.astype(object), initial.to_numpy(np.int64)
+    # the few distinct names of the many rows, hashed once (not a string sort of every row)
+    row_code, seen = pd.factorize(history.copies["copy"].to_numpy(object))
+    names = np.array(sorted(set(info["copy"]).union(seen)), dtype=object)
+    position = {name: i for i, name in enumerate(names)}
+    initial = np.full(len(names), -1, dtype=np.int64)
+    for copy, start in zip(info["copy"], info["initial"]):
+        initial[position[copy]] = INITIAL_VERSION[start]
+    row_copy = np.array([position[name] for name in seen], dtype=np.int64)[row_code]
+    return names, initial, row_copy
 
 
 def _ragged_positions(first: np.ndarray, counts: np.ndarray) -> np.ndarray:
@@ -116,18 +122,16 @@ def _settled_states(history: History, truth: Truth) -> tuple[_Pairs, np.ndarray,
     Returns the pair encoding and, sorted by pair then time, the pair codes,
     the instants and the states (consistent, behind or phantom).
     """
-    names, initial = _copies_and_initial(history)
+    names, initial, change_copy = _copies_and_initial(history)
     changes = history.copies
-    change_source = sources_of(history, changes["copy"].to_numpy(object))
-    change_key = scoped_keys(changes["key"].to_numpy(np.int64), change_source)
+    copy_source = sources_of(history, names)
+    change_key = scoped_keys(changes["key"].to_numpy(np.int64), copy_source[change_copy])
     pairs = _Pairs(names, np.unique(np.concatenate([truth.key, change_key])))
-    change_copy = pd.Categorical(changes["copy"].to_numpy(str), categories=names.astype(str)).codes
-    change_pair = pairs.encode(change_copy.astype(np.int64), change_key)
+    change_pair = pairs.encode(change_copy, change_key)
 
     # Pairs to judge: every (copy, key) the copy changed, plus every written key for v0 copies.
     # (each v0 copy against the keys its own source wrote)
     v0_copies = np.flatnonzero(initial == 0)
-    copy_source = sources_of(history, names)
     written_keys = np.unique(truth.key)
     written = np.concatenate([np.zeros(0, dtype=np.int64)] + [
         pairs.encode(np.full(n, c, dtype=np.int64), keys)
