@@ -378,7 +378,7 @@ class Network:
                 return
             handler = node._handlers.get(method)
             if handler is None:
-                handler = node._handlers[message.method] = getattr(node, "on_" + message.method)
+                handler = node._handlers[method] = getattr(node, "on_" + method)
             handler(message)
         elif state == STOPPED and message.call is not None and message.method != "reply":
             self.send(message.dst, message.src, "reply", REFUSED, message.call)
