@@ -212,3 +212,40 @@ def test_read_through_loads_race_with_write_through_unless_versions_guard_them()
     # landing before the write's own answer reaches the cache still gets in,
     # briefly, until that answer overwrites it.
     assert _stale_fills(guarded) < _stale_fills(plain) / 2
+
+
+def _slow_store_through_cache():
+    """A through cache in front of a store that takes 300 ms a read and a write:
+    at any instant the cache is serving loads and writes."""
+    data = _through()
+    data["components"]["db"].update({"read_time": "300ms", "disk_write": "300ms"})
+    data["workload"].update({"keys": 50})
+    return data
+
+
+def _across(ops, start: float):
+    return ops[(ops["invoke_s"] < start) & (ops["complete_s"] > start)]
+
+
+def test_a_through_cache_that_crashes_answers_nothing_it_was_serving():
+    # Its loads and writes through to the store die with the host: the store's
+    # answers used to come back after the restart and be passed on as ok.
+    data = _slow_store_through_cache()
+    data["faults"] = [{"kind": "crash", "node": "cache", "start": 1.0, "duration": 0.1}]
+    ops = simulator.run(data, seed=1).ops
+    across = _across(ops, 1.0)
+    assert len(across) > 50 and not (across["status"] == "ok").any()
+
+
+def test_a_through_cache_that_stops_resets_what_it_was_serving():
+    from simulator.network import STOPPED
+    world = World(load(_slow_store_through_cache()), 1)
+    cache = world.network.nodes["cache"]
+    world.sim.after(1.0, lambda _: cache.hold(STOPPED))
+    world.sim.after(1.1, lambda _: cache.release())
+    ops = world.run().ops
+    across = _across(ops, 1.0)
+    assert len(across) > 50 and not (across["status"] == "ok").any()
+    # the callers heard at once that the connection was reset
+    reset = ops[ops["error"].str.contains("connection-reset")]
+    assert len(reset) > 0 and (reset["complete_s"] - 1.0).between(0, 0.01).all()

@@ -40,7 +40,7 @@ from collections import deque
 
 from ..distributions import build
 from ..durations import format_duration
-from ..network import Node, cause, failed
+from ..network import STOPPED, Node, cause, failed
 from ..schema import Field, choice, distribution, duration, integer, number, text
 from ..engine import Flow
 from .base import Component
@@ -69,6 +69,8 @@ class CacheNode(Node):
         #: see, even if the entry expired or was evicted meanwhile)
         self.unflushed: dict[int, int] = {}
         self.flusher: Flow | None = None
+        #: read-through loads and write-through writes under way: flow -> request
+        self.serving: dict[Flow, object] = {}
 
     # Each operation takes op_time, folded into the message's delivery
     # (``Node.processing``): the handler runs when the work is done.
@@ -127,7 +129,20 @@ class CacheNode(Node):
         if version is not None:
             self.network.reply(message, "ok", (version, self.name))
         else:
-            Flow(self.sim, self).start(self._load(message, message.args))
+            self._serve(message, self._load(message, message.args))
+
+    def _serve(self, message, work) -> None:
+        """Serve ``message`` with the generator ``work`` (it answers), as a flow
+        that a stop or a crash ends with the process."""
+        flow = Flow(self.sim, self)
+        self.serving[flow] = message
+        flow.start(self._served(flow, work))
+
+    def _served(self, flow: Flow, work):
+        try:
+            yield from work
+        finally:
+            self.serving.pop(flow, None)
 
     def _load(self, message, key):
         lease = self._lease(key)
@@ -146,7 +161,7 @@ class CacheNode(Node):
         if self.cache.behind:
             self._write_behind(message, *message.args)
             return
-        Flow(self.sim, self).start(self._write(message, *message.args))
+        self._serve(message, self._write(message, *message.args))
 
     def _write_behind(self, message, key, writer) -> None:
         """Take the write, answer it, flush it later."""
@@ -207,6 +222,13 @@ class CacheNode(Node):
         if self.flusher is not None:
             self.flusher.stop()
             self.flusher = None
+        # Loads and writes through to the store die with the process: a stopped
+        # one's connections are reset, a crashed host says nothing.
+        serving, self.serving = self.serving, {}
+        for flow, message in serving.items():
+            flow.stop()
+            if how == STOPPED:
+                self.network.reply(message, "reset", "connection-reset")
 
 
 class Miss:
