@@ -4,8 +4,10 @@ Whatever the topology and the fault timeline, a run must produce a history
 that obeys the contract: operations end after they start and within the
 client timeout, a process never has two operations outstanding, versions per
 key increase with commit time, every ok write is in the truth, and every
-fault is healed at the end.  And a replicated database converges: once the
-faults heal and the writes stop, every replica holds what its primary holds.
+fault is healed at the end.  No node sends while it is down (a stopped one
+only refuses or resets connections), nor answers after a restart what it was
+asked before.  And a replicated database converges: once the faults heal and
+the writes stop, every replica holds what its primary holds.
 """
 
 from __future__ import annotations
@@ -175,8 +177,48 @@ def check_history(world, history):
 @given(systems(), st.integers(0, 2**32 - 1))
 def test_random_systems_keep_the_history_contract(data, seed):
     world = World(load(data), seed)
+    sent_while_down = watch_down_senders(world)
     history = world.run()
     check_history(world, history)
+    assert sent_while_down == []
+
+
+def watch_down_senders(world) -> list:
+    """What nodes send while they are down, or answer from an earlier life, noted as
+    the run goes.  A crashed host sends nothing, and a stopped process's host only
+    refuses or resets connections; a node that came back does not answer what it
+    was asked before it went down (the work died with the process)."""
+    from simulator.network import Message
+    net, noted = world.network, []
+    send, reply, deliver = net.send, net.reply, net._deliver
+    lives: dict[int, tuple] = {}  # id(request) -> (request, receiver's epoch at arrival)
+
+    def refusing(state, method, args) -> bool:
+        return state == "stopped" and method == "reply" and args[0] in ("refused", "reset")
+
+    def watched_send(src, dst, method, args=None, call=None, extra=0.0):
+        state = net.nodes[src].state
+        if state != UP and not refusing(state, method, args):
+            noted.append((world.sim.now, src, dst, method, state))
+        send(src, dst, method, args, call, extra)
+
+    def watched_reply(message, status, value=None, extra=0.0):
+        node = net.nodes[message.dst]
+        arrived = lives.get(id(message))
+        if arrived is not None and arrived[1] != node.epoch \
+                and not refusing(node.state, "reply", (status,)):
+            noted.append((world.sim.now, message.dst, message.src, "late " + message.method,
+                          status))
+        reply(message, status, value, extra)
+
+    def watched_deliver(message):
+        if message.call is not None and message.node.state == UP:
+            lives[id(message)] = (message, message.node.epoch)
+        deliver(message)
+
+    net.send, net.reply, net._deliver = watched_send, watched_reply, watched_deliver
+    world.sim.handlers[Message] = watched_deliver
+    return noted
 
 
 def _example(store, workload, api=None, cache=None, faults=()):
@@ -304,7 +346,9 @@ def replicated_databases(draw):
 @given(replicated_databases(), st.integers(0, 2**32 - 1))
 def test_replicas_catch_up_with_the_primary_once_faults_heal_and_writes_stop(data, seed):
     world = World(load(data), seed)
+    sent_while_down = watch_down_senders(world)
     history = world.run()
+    assert sent_while_down == []
     # Pings are lost too: a failover can come at any time, even in the quiet end.
     promotions = history.events[history.events["event"] == "promoted"]
     assume((promotions["time_s"] < DURATION).all())
