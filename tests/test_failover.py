@@ -255,6 +255,23 @@ def test_a_monitor_paused_then_crashed_goes_on_with_its_rounds_after_the_restart
     assert rounds_since <= monitor.round - 1 <= rounds_since + 2
 
 
+def test_a_restarted_monitor_keeps_its_grid_of_rounds():
+    # Down from 0.5 s (the crash comes before that instant's round) to 1.03 s: its
+    # next round is the one due at 1.25 s, on the grid it kept since time 0, not
+    # one at the restart.
+    data = scenario(faults=[{"kind": "crash", "node": "db-monitor", "start": 0.5,
+                             "end": 1.03}])
+    world = World(load(copy.deepcopy(data)), 1)
+    pings = []
+    request = world.network.request
+    world.network.request = lambda src, dst, method, *rest: (
+        method == "ping" and pings.append(world.sim.now), request(src, dst, method, *rest))[1]
+    world.run()
+    rounds = sorted(set(pings))
+    assert all(abs(t / HEARTBEAT - round(t / HEARTBEAT)) < 1e-6 for t in rounds)
+    assert [t for t in rounds if 0.3 < t < 1.3] == pytest.approx([1.25])
+
+
 def test_the_bundled_failover_scenarios_tell_their_story():
     root = __import__("pathlib").Path(__file__).resolve().parent.parent / "scenarios"
     async_run = simulator.run(root / "failover.yaml")

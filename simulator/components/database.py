@@ -51,6 +51,7 @@ promotion.
 
 from __future__ import annotations
 
+import math
 from collections import deque
 
 from ..distributions import ZERO, build
@@ -412,9 +413,11 @@ class Monitor(Node):
         self.answers.clear()
         now = self.sim.env._now
         self.last_ok = now
-        due = self.due
-        while due < now:  # the same additions as a round chain that never stopped
-            due += self.db.heartbeat
+        due, heartbeat = self.due, self.db.heartbeat
+        if due < now:  # the first round of the old grid not yet past
+            due += math.floor((now - due) / heartbeat) * heartbeat
+            while due < now:
+                due += heartbeat
         self.due = due
         self.after(due - now, self._round, self.epoch)
 
