@@ -24,7 +24,9 @@ eviction; ``ttl_jitter`` spreads expiry times.
 
 ``mode: through`` puts the cache in front of its store (``database``):
 services only talk to the cache, which loads misses from the store
-(read-through) and writes the store before it answers (write-through).
+(read-through) and writes the store before it answers (write-through).  A
+crash of the cache ends the loads and writes it was waiting on the store for:
+their callers get no answer (a write may still have reached the store).
 ``mode: behind`` answers a write at once and writes the store later
 (write-behind): the write waits ``flush_delay`` in the cache's queue, then is
 flushed, one at a time and in order, retried until the store takes it; until
