@@ -27,7 +27,7 @@ import pandas as pd
 from simulator.analysis.phases import phases as phase_table
 from simulator.analysis.stale import stale_reads
 from simulator.analysis.windows import overlap_union
-from simulator.analysis.values import plain
+from simulator.analysis.values import holds, plain
 from simulator.history import History
 
 
@@ -63,7 +63,7 @@ def cap_row(history: History, stale: pd.DataFrame | None = None, phases: pd.Data
         phases = phase_table(history, stale=stale)
     ops, faults = history.ops, history.faults
     invoke = ops["invoke_s"].to_numpy(np.float64)
-    ok = (ops["status"] == "ok").to_numpy()
+    ok = holds(ops["status"], "ok")
     read_invoke = stale["invoke_s"].to_numpy(np.float64)
     read_stale = stale["stale"].to_numpy(bool)
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from simulator.analysis.values import holds
 from simulator.history import History
 
 ERROR_COLUMNS = ["op", "status", "error", "count"]
@@ -87,7 +88,7 @@ def error_breakdown(history: History) -> pd.DataFrame:
     ``status`` (``fail`` first), then by count, largest first, then by op and error.
     """
     ops = history.ops
-    failed = ops.loc[(ops["status"] != "ok").to_numpy(), ["op", "status", "error"]]
+    failed = ops.loc[~holds(ops["status"], "ok"), ["op", "status", "error"]]
     failed = failed.assign(error=failed["error"].replace("", "unspecified"))
     if len(failed) == 0:
         return pd.DataFrame(

@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from simulator.analysis.stale import scoped_keys, sources_of
+from simulator.analysis.values import holds
 from simulator.history import History
 
 LOST_COLUMNS = ["index", "key", "version", "invoke_s", "complete_s", "served_by",
@@ -44,7 +45,7 @@ def lost_writes(history: History) -> pd.DataFrame:
     the truth's ``lost_how``, or ``never committed``).
     """
     ops = history.ops
-    writes = ops[(ops["op"] == "write").to_numpy() & (ops["status"] == "ok").to_numpy()]
+    writes = ops[holds(ops["op"], "write") & holds(ops["status"], "ok")]
     truth = history.truth
     if len(writes) == 0:
         return pd.DataFrame({c: [] for c in LOST_COLUMNS})[LOST_COLUMNS]

@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from simulator.analysis.stale import stale_reads
+from simulator.analysis.values import holds
 from simulator.history import History
 
 PHASE_COLUMNS = [
@@ -170,7 +171,7 @@ def availability_by(history: History, column: str) -> pd.DataFrame:
     ops = history.ops
     if column not in ops.columns:
         raise ValueError(f"ops has no column {column!r}; choose one of {list(ops.columns)}")
-    flags = pd.DataFrame({s: (ops["status"] == s).to_numpy(np.int64) for s in STATUSES})
+    flags = pd.DataFrame({s: holds(ops["status"], s).astype(np.int64) for s in STATUSES})
     flags.insert(0, "ops", 1)
     flags.insert(0, column, ops[column].to_numpy())
     table = flags.groupby(column, sort=True).sum().reset_index()

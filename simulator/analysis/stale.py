@@ -22,6 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from simulator.analysis.values import holds
 from simulator.history import History
 
 STALE_COLUMNS = [
@@ -140,7 +141,7 @@ class Truth:
 def ok_reads(history: History) -> pd.DataFrame:
     """The client operations that read and completed ``ok``."""
     ops = history.ops
-    return ops[(ops["op"] == "read") & (ops["status"] == "ok")]
+    return ops[holds(ops["op"], "read") & holds(ops["status"], "ok")]
 
 
 def stale_reads(history: History) -> pd.DataFrame:
@@ -152,7 +153,7 @@ def stale_reads(history: History) -> pd.DataFrame:
     stale) and ``phantom``.
     """
     ops = history.ops
-    is_ok_read = (ops["op"] == "read").to_numpy() & (ops["status"] == "ok").to_numpy()
+    is_ok_read = holds(ops["op"], "read") & holds(ops["status"], "ok")
     # only the columns needed: a million operations are not copied whole
     reads = ops.loc[is_ok_read, ["index", "key", "invoke_s", "version", "served_by"]]
     served_by = reads["served_by"].to_numpy(object)

@@ -24,7 +24,7 @@ from simulator.analysis.lost import HOW, lost_writes
 from simulator.analysis.phases import STATUSES, availability_by, phases as phase_table
 from simulator.analysis.stale import stale_reads
 from simulator.analysis.windows import overlap_union, windows as window_table
-from simulator.analysis.values import plain
+from simulator.analysis.values import holds, plain
 from simulator.history import History
 
 
@@ -139,7 +139,7 @@ def _staleness(stale: pd.DataFrame) -> dict:
 
 
 def _writes(ops: pd.DataFrame, lost: pd.DataFrame) -> dict:
-    counts = _status_counts(ops.loc[(ops["op"] == "write").to_numpy(), "status"])
+    counts = _status_counts(ops.loc[holds(ops["op"], "write"), "status"])
     how = lost["how"].value_counts()
     return {**counts, "lost": int(len(lost)),
             "lost_fraction": plain(len(lost) / counts["ok"]) if counts["ok"] else None,
@@ -217,8 +217,8 @@ def summary(
         phases = phase_table(history, stale=stale, windows=windows, lost=lost)
 
     ops = history.ops
-    is_read = (ops["op"] == "read").to_numpy()
-    is_ok = (ops["status"] == "ok").to_numpy()
+    is_read = holds(ops["op"], "read")
+    is_ok = holds(ops["status"], "ok")
     counts = _status_counts(ops["status"])
     latency = (ops["complete_s"] - ops["invoke_s"]).to_numpy(np.float64)[is_ok]
     reads_ok = len(stale)

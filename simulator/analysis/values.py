@@ -1,10 +1,12 @@
-"""Plain values for JSON: what the summary and the CAP row hand out."""
+"""Plain values: for JSON (what the summary and the CAP row hand out), and a
+column's rows that hold a value."""
 
 from __future__ import annotations
 
 import math
 
 import numpy as np
+import pandas as pd
 
 
 def plain(value):
@@ -19,3 +21,13 @@ def plain(value):
         value = float(value)
         return value if math.isfinite(value) else None
     return value
+
+
+def holds(column: pd.Series, value) -> np.ndarray:
+    """``column == value`` as a boolean array.  A column of Python strings is
+    compared by numpy: pandas' comparison of object columns is about five times
+    slower, and a million-operation history compares its op and status columns
+    a dozen times."""
+    if column.dtype == object:
+        return np.asarray(column.to_numpy() == value, dtype=bool)
+    return (column == value).to_numpy(bool, na_value=False)  # a missing value holds nothing
