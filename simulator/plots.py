@@ -19,6 +19,7 @@ from matplotlib.ticker import LogFormatter
 from simulator.analysis.consistency import DEFAULT_DELTAS, delta_label
 from simulator.analysis.latency import percentiles_over_time, quantile_column
 from simulator.analysis.stale import stale_reads
+from simulator.analysis.values import holds
 from simulator.analysis.visibility import k_staleness, t_visibility
 from simulator.analysis.windows import empty_windows, overlap_union, windows as window_table
 from simulator.history import History
@@ -118,7 +119,7 @@ def _draw_operations(ax, history: History, stale: pd.DataFrame | None) -> int:
         mine = status == name
         ax.scatter(
             shown["invoke_s"].to_numpy()[mine], latency[mine], s=size, color=colour, alpha=0.6, lw=0,
-            label=f"{name} ({int((ops['status'] == name).sum())})", rasterized=True,
+            label=f"{name} ({int(holds(ops['status'], name).sum())})", rasterized=True,
         )
     if stale is not None and len(stale):
         stale_ops = ops.loc[ops["index"].isin(stale.loc[stale["stale"], "index"])]

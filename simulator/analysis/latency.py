@@ -31,7 +31,7 @@ def quantile_column(q: float) -> str:
 def ok_latencies(history: History) -> tuple[np.ndarray, np.ndarray]:
     """Invoke times and latencies of the ``ok`` operations, sorted by invoke time."""
     ops = history.ops
-    ok = (ops["status"] == "ok").to_numpy()
+    ok = holds(ops["status"], "ok")
     invoke = ops["invoke_s"].to_numpy(np.float64)[ok]
     latency = ops["complete_s"].to_numpy(np.float64)[ok] - invoke
     order = np.argsort(invoke, kind="stable")
