@@ -43,6 +43,7 @@ _reply = tuple.__new__
 
 TIMEOUT = Reply("timeout", "timeout")
 REFUSED = Reply("refused", "refused")
+RESET = Reply("reset", "connection-reset")
 
 
 def cause(status: str, value) -> str:
@@ -59,9 +60,17 @@ def failed(status: str, value, prefix: str = "") -> tuple[str, str]:
 
 class Message:
     """A message in flight.  It is its own event in SimPy's loop (``callbacks``,
-    ``_ok``), so a delivery costs one object, not two."""
+    ``_ok``), so a delivery costs one object, not two.
 
-    __slots__ = ("src", "dst", "method", "args", "call", "node", "callbacks")
+    A message that takes processing time at its receiver (``Node.processing``,
+    folded into its delivery) arrives at ``began`` (unset for the others) and is
+    handled at delivery.  The receiver's process works on it in between, so a
+    stop or crash meanwhile loses it (its ``node`` becomes :data:`GONE`), and a
+    restart before the delivery does not bring it back.  (One class for both:
+    CPython specialises attribute access for one class per site, and a subclass
+    for these would cost every message.)"""
+
+    __slots__ = ("src", "dst", "method", "args", "call", "node", "callbacks", "began")
     _ok = True
     _value = None
 
@@ -70,6 +79,16 @@ class Message:
         self.node = node  # the destination Node
         self.callbacks = callbacks  # for SimPy's Environment.step; Simulation.run
         # calls Network._deliver directly
+
+
+class _Gone:
+    """Where a message lost in its processing is delivered: a host down for good."""
+
+    state = CRASHED
+    pauses = 0
+
+
+GONE = _Gone()
 
 
 class Timer:
@@ -129,6 +148,11 @@ def _inline(latency) -> tuple | None:
 class Node:
     """Something with an address.  Subclasses define ``on_<method>(message)``."""
 
+    #: whether ``processing`` is time on the way rather than work at the node
+    #: (a quorum replica's WARS legs): a message still on its way survives a
+    #: crash, and is handled by whatever process is up when it arrives
+    processing_in_transit = False
+
     def __init__(self, name: str, network: "Network") -> None:
         self.name = name
         self.network = network
@@ -171,20 +195,45 @@ class Node:
         heappush(sim.queue, (sim.env._now + delay, NORMAL, next(sim.eid), timer))
 
     def stop(self, how: str) -> None:
-        """Stop the node's process (``stopped``: refuses) or the whole host (``crashed``)."""
+        """Stop the node's process (``stopped``: refuses) or the whole host (``crashed``).
+
+        What the process was doing dies with it: the messages it was still
+        processing (a stopped one resets their connections), what a pause held
+        back (a stopped one refuses the requests), the requests it was waiting
+        on (no answer and no timeout reaches its callbacks), and whatever the
+        component keeps in memory (:meth:`on_stop`).
+        """
         self.state = how
         self.epoch += 1
+        self.network.abandon(self.name)
         held, self.paused = self.paused, []
         if how == STOPPED:  # requests it was holding are refused, as new ones would be
             for callback, message in held:
                 if isinstance(message, Message) and message.call is not None \
                         and message.method != "reply":
                     self.network.send(self.name, message.src, "reply", REFUSED, message.call)
+        self._drop_processing(RESET if how == STOPPED else None)
         self.on_stop(how)
 
     def start(self) -> None:
+        # what reached it while down, still in its processing: refused by a
+        # stopped process (no later than now), never seen by a crashed host
+        self._drop_processing(REFUSED if self.state == STOPPED else None)
         self.state = UP
         self.on_start()
+
+    def _drop_processing(self, answer: Reply | None) -> None:
+        """Lose the messages that have reached the node and are still in their
+        processing time; answer the requests among them with ``answer``."""
+        if self.processing_in_transit or not self.processing:
+            return
+        now = self.sim.env._now
+        for entry in sorted(e for e in self.sim.queue if e[3].__class__ is Message
+                            and e[3].node is self and getattr(e[3], "began", now + 1) <= now):
+            message = entry[3]
+            message.node = GONE
+            if answer is not None and message.call is not None and message.method != "reply":
+                self.network.send(self.name, message.src, "reply", answer, message.call)
 
     def hold(self, how: str) -> None:
         """A fault takes the node down (``stopped`` or ``crashed``) until it releases it.
@@ -197,6 +246,7 @@ class Node:
             self.stop(how)
         elif how == CRASHED and self.state == STOPPED:
             self.state = CRASHED
+            self.paused = []  # the refusals a pause held back die with the host
 
     def pause(self) -> None:
         """Stop processing (a GC pause): deliveries, timers and sends wait for :meth:`resume`."""
@@ -322,42 +372,46 @@ class Network:
         else:  # Exponential.sample
             draws = stream._e
             delay = inline[1] * (draws.pop() if draws else stream.exponential()) + extra
-        processing = node.processing  # _queued, inlined
+        message = _new(Message)  # Message(...) without a call to __init__
+        processing = node.processing
         if processing:
             work = processing.get(method)
             if work is not None:
+                if not node.processing_in_transit:  # work that dies with the process
+                    message.began = self._env._now + delay
                 delay += work.value if work.__class__ is Constant else work.sample(node.stream)
         if link.fifo:
             delay = self._in_order(link, delay)
-        # Message(...) without a call to __init__
-        message = _new(Message)
         message.src, message.dst, message.method, message.args = src, dst, method, args
         message.call, message.node, message.callbacks = call, node, self._delivery
         heappush(self._queue, (self._env._now + delay, NORMAL, next(self._eid), message))
         if link.duplicate and stream.uniform() < link.duplicate:
-            delay = self._transit(link, stream, method, extra)
-            heappush(self._queue, (self._env._now + delay, NORMAL, next(self._eid), Message(
-                src, dst, method, args, call, link.node, self._delivery)))
+            self._copy(link, stream, src, dst, method, args, call, extra)
 
     def _send_later(self, message: tuple) -> None:
         # a method, not a lambda in send: a closure would cost every send its cells
         self.send(*message)
 
-    def _transit(self, link: Link, stream, method: str, extra: float) -> float:
-        """Delay of one copy: latency, extra transit, processing at the receiver, FIFO."""
-        return self._queued(link, link.node, method, link.latency.sample(stream) + extra)
-
-    def _queued(self, link: Link, node: Node, method: str, delay: float) -> float:
-        """``delay`` in transit, plus processing at the receiver, and in FIFO order."""
-        if node.processing:
-            work = node.processing.get(method)
-            if work is not None:
-                delay += work.sample(node.stream)
-        return self._in_order(link, delay) if link.fifo else delay
+    def _copy(self, link: Link, stream, src, dst, method, args, call, extra: float) -> None:
+        """One more copy of a message (a duplicate): its own latency and processing,
+        as :meth:`send` draws them."""
+        node = link.node
+        message = Message(src, dst, method, args, call, node, self._delivery)
+        delay = link.latency.sample(stream) + extra
+        work = node.processing.get(method) if node.processing else None
+        if work is not None:
+            if not node.processing_in_transit:
+                message.began = self._env._now + delay
+            delay += work.sample(node.stream)
+        if link.fifo:
+            delay = self._in_order(link, delay)
+        heappush(self._queue, (self._env._now + delay, NORMAL, next(self._eid), message))
 
     def _in_order(self, link: Link, delay: float) -> float:
-        """The delay of a message on a FIFO link: it arrives after the ones sent
-        before it (whose processing at the receiver is included)."""
+        """The delay of a message on a FIFO link: it is handled after the ones sent
+        before it (whose processing at the receiver is included).  It reached the
+        receiver when its transit ended (``began``) and waits there for its turn,
+        so it dies with the process like the work in hand."""
         now = self._env._now
         arrival = max(now + delay, link.last_delivery)
         link.last_delivery = arrival
@@ -384,6 +438,14 @@ class Network:
             self.send(message.dst, message.src, "reply", REFUSED, message.call)
         # a crashed host answers nothing
 
+    def abandon(self, src: str) -> None:
+        """``src``'s process is gone: the requests it was waiting on are done, and
+        neither their answers nor their timeouts reach its callbacks."""
+        for (caller, _), deadlines in self._deadlines.items():
+            if caller == src:
+                for pending in deadlines.queue:
+                    pending.done = True
+
     def request(self, src: str, dst: str, method: str, args, timeout: float) -> "Pending":
         """Send a request; the returned :class:`Pending` gets the first :class:`Reply`.
 
@@ -408,7 +470,10 @@ class Network:
         return pending
 
     def call(self, src: str, dst: str, method: str, args, timeout: float):
-        """:meth:`request` as a SimPy event, for components written as SimPy processes."""
+        """:meth:`request` as a SimPy event, for components written as SimPy processes.
+
+        If ``src`` stops or crashes first, the event never fires (the process
+        that waited on it is gone)."""
         done = self.sim.event()
         self.request(src, dst, method, args, timeout).then = done.succeed
         return done

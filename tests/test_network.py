@@ -331,3 +331,113 @@ def test_deadline_queues_emptied_are_let_go():
     sim.run(1.0)
     assert len(replies) == 500 and replies.count(TIMEOUT) == 250
     assert net._deadlines == {}
+
+
+# --- work in flight dies with the process ------------------------------------------------
+
+def processing_net(transit=False):
+    """b spends 0.1 s on each ask (folded into the delivery); links take 2 ms."""
+    sim, net, p = make_net(latency=Constant(0.002))
+    p["b"].processing = {"ask": Constant(0.1)}
+    p["b"].processing_in_transit = transit
+    return sim, net, p
+
+
+def ask_once(sim, net, at=0.0, timeout=1.0):
+    """a asks b at ``at``; what the call got, and when (none if it never answered)."""
+    got = []
+
+    def go(_):
+        net.request("a", "b", "ask", 21, timeout).then = \
+            lambda reply: got.append((sim.now, reply))
+    sim.at(at, go)
+    return got
+
+
+@pytest.mark.parametrize("down", [0.05, 0.002])  # in its processing; the instant it arrives
+def test_a_crash_during_processing_loses_the_request_though_the_node_is_back_before_its_end(down):
+    sim, net, p = processing_net()
+    got = ask_once(sim, net)
+    sim.at(down, lambda _: p["b"].hold(CRASHED))
+    sim.at(0.06, lambda _: p["b"].release())  # back before the work would have ended (0.102)
+    sim.run(2.0)
+    assert p["b"].got == []  # the restarted process never handles it
+    assert got == [(pytest.approx(1.0), TIMEOUT)]
+
+
+def test_a_stop_during_processing_resets_the_connection_at_once():
+    sim, net, p = processing_net()
+    got = ask_once(sim, net)
+    sim.at(0.05, lambda _: p["b"].hold(STOPPED))
+    sim.at(0.06, lambda _: p["b"].release())
+    sim.run(2.0)
+    assert p["b"].got == []
+    assert got == [(pytest.approx(0.052), Reply("reset", "connection-reset"))]
+
+
+@pytest.mark.parametrize("how, expected", [(STOPPED, [(pytest.approx(0.052), REFUSED)]),
+                                           (CRASHED, [(pytest.approx(1.0), TIMEOUT)])])
+def test_a_request_reaching_a_down_node_is_not_handled_by_its_restart(how, expected):
+    # It arrives at 0.002 while b is down; b is back at 0.05, before the end of the
+    # processing the request would have had: a stopped process refused it (we can
+    # tell the caller no later than the restart), a crashed host never saw it.
+    sim, net, p = processing_net()
+    p["b"].hold(how)
+    got = ask_once(sim, net)
+    sim.at(0.05, lambda _: p["b"].release())
+    sim.run(2.0)
+    assert p["b"].got == []
+    assert got == expected
+
+
+def test_a_message_waiting_its_turn_on_a_fifo_link_dies_with_the_process_too():
+    # The ask reaches b at 0.003 but waits behind a ping b works on until 0.502:
+    # a crash at 0.2 loses both, though the ask's own work had not begun.
+    sim, net, p = make_net(latency=Constant(0.002), fifo=True)
+    p["b"].processing = {"ping": Constant(0.5), "ask": Constant(0.1)}
+    net.send("a", "b", "ping", "first")
+    got = ask_once(sim, net, at=0.001)
+    sim.at(0.2, lambda _: p["b"].hold(CRASHED))
+    sim.at(0.25, lambda _: p["b"].release())
+    sim.run(2.0)
+    assert p["b"].got == []
+    assert got == [(pytest.approx(1.001), TIMEOUT)]
+
+
+def test_transit_legs_at_the_receiver_survive_its_crash():
+    # A quorum replica's W and R legs are time on the way, not work: a request
+    # still on its way is handled by whatever process is up when it arrives.
+    sim, net, p = processing_net(transit=True)
+    got = ask_once(sim, net)
+    sim.at(0.05, lambda _: p["b"].hold(CRASHED))
+    sim.at(0.06, lambda _: p["b"].release())
+    sim.run(2.0)
+    assert [x for _, x in p["b"].got] == [21]
+    assert got == [(pytest.approx(0.104), Reply("ok", 42))]
+
+
+def test_the_answer_to_a_request_sent_before_a_crash_does_not_reach_the_caller_after_it():
+    # a asks, crashes and is back before b's answer arrives: the process that
+    # asked is gone, so neither the answer nor a timeout reaches its callback.
+    sim, net, p = make_net(latency=Constant(0.002), work=0.1)
+    got = ask_once(sim, net, timeout=0.5)
+    sim.at(0.05, lambda _: p["a"].hold(CRASHED))
+    sim.at(0.06, lambda _: p["a"].release())
+    sim.run(2.0)
+    assert [x for _, x in p["b"].got] == [21]  # b did answer
+    assert got == []
+
+
+def test_a_paused_process_stopped_then_crashed_sends_no_refusals_on_resume():
+    # b is paused with a request waiting; a stop refuses it, but the refusal
+    # waits for the pause, and a crash meanwhile takes the host down: nothing
+    # leaves a crashed host, so the caller times out.
+    sim, net, p = make_net(latency=Constant(0.002))
+    p["b"].pause()
+    got = ask_once(sim, net, timeout=0.5)
+    sim.at(0.01, lambda _: p["b"].hold(STOPPED))
+    sim.at(0.02, lambda _: p["b"].hold(CRASHED))
+    sim.at(0.03, lambda _: p["b"].resume())
+    sim.run(2.0)
+    assert p["b"].state == CRASHED and p["b"].got == []
+    assert got == [(pytest.approx(0.5), TIMEOUT)]

@@ -121,3 +121,17 @@ def test_a_write_whose_acks_are_lost_is_info_yet_committed():
     # committed when the second replica applied it (no W leg: at once)
     merged = h.history.truth.merge(writes, left_on="writer", right_on="index")
     assert np.allclose(merged["commit_s"], merged["invoke_s"])
+
+
+def test_a_write_on_its_w_leg_reaches_a_replica_that_crashed_and_came_back_meanwhile():
+    # kv-3's W leg takes 1 s: writes sent before its crash (0.3 s to 0.4 s) are
+    # still on their way, not work the crash kills, and the restarted replica
+    # applies them when they arrive, like every other write.
+    crash = [{"kind": "crash", "node": "kv-3", "start": 0.3, "end": 0.4}]
+    h = simulator.run(store("3s", 50, 0.0, keys=1000, faults=crash, replicas=3,
+                            write_quorum=2, read_quorum=2, per_replica=[{}, {}, {"w": "1s"}]),
+                      seed=3).history
+    sent = h.ops[h.ops["invoke_s"] < 1.5]
+    applied = h.copies[h.copies["copy"] == "kv-3"]
+    assert (sent["invoke_s"] < 0.3).sum() > 5
+    assert len(applied[applied["time_s"] < 2.5]) == len(sent)

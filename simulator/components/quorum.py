@@ -96,6 +96,10 @@ class Gather(Waiting):
 
 
 class QuorumReplica(Node):
+    #: the W and R legs are time on the way to the replica, not work at it: a
+    #: request on its way when the replica crashes reaches the restarted one
+    processing_in_transit = True
+
     def __init__(self, name: str, store: "QuorumStore", legs: dict) -> None:
         super().__init__(name, store.network)
         self.store = store
