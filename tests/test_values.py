@@ -16,8 +16,9 @@ from simulator.analysis.values import holds, plain
     pd.Series(["ok", "fail", None, "info", "ok"], dtype=object),   # a missing value
     pd.Series(["ok", "fail", "ok", "info", None], dtype="string"),
     pd.Series(["ok", "fail", float("nan"), "ok", "x"], dtype=object),
+    pd.Series(["ok", pd.NA, "ok", "info", "ok"], dtype=object),
     pd.Series([], dtype=object),
-], ids=["object", "object-missing", "string-dtype", "object-nan", "empty"])
+], ids=["object", "object-missing", "string-dtype", "object-nan", "object-na", "empty"])
 def test_holds_is_the_comparison_as_a_boolean_array(column):
     for value in ("ok", "fail", "absent"):
         got = holds(column, value)

@@ -29,5 +29,8 @@ def holds(column: pd.Series, value) -> np.ndarray:
     slower, and a million-operation history compares its op and status columns
     a dozen times."""
     if column.dtype == object:
-        return np.asarray(column.to_numpy() == value, dtype=bool)
+        try:
+            return np.asarray(column.to_numpy() == value, dtype=bool)
+        except TypeError:  # a pd.NA among them: its comparison is NA, not False
+            pass
     return (column == value).to_numpy(bool, na_value=False)  # a missing value holds nothing
