@@ -220,6 +220,9 @@ class Clients(Node):
             pause = self.think.sample(self.stream)
             if now == invoked:  # an instant failure: never spin at one instant
                 pause = max(pause, INSTANT_RETRY)
-            self.sim.after(pause, self._issue, process)
+            if pause > 0:
+                self.sim.after(pause, self._issue, process)
+            else:  # no think time: the next operation now, without an event between
+                self._issue(process)
         else:
             self.idle.append(process)
