@@ -63,10 +63,11 @@ class Message:
     ``_ok``), so a delivery costs one object, not two.
 
     A message that takes processing time at its receiver (``Node.processing``,
-    folded into its delivery) arrives at ``began`` (unset for the others) and is
-    handled at delivery.  The receiver's process works on it in between, so a
-    stop or crash meanwhile loses it (its ``node`` becomes :data:`GONE`), and a
-    restart before the delivery does not bring it back.  (One class for both:
+    folded into its delivery), or waits there for its turn on a FIFO link,
+    arrives at ``began`` (unset for the others) and is handled at delivery.  The
+    receiver's process holds it in between, so a stop or crash meanwhile loses
+    it (its ``node`` becomes :data:`GONE`), and a restart before the delivery
+    does not bring it back.  (One class for both:
     CPython specialises attribute access for one class per site, and a subclass
     for these would cost every message.)"""
 
@@ -212,28 +213,31 @@ class Node:
                 if isinstance(message, Message) and message.call is not None \
                         and message.method != "reply":
                     self.network.send(self.name, message.src, "reply", REFUSED, message.call)
-        self._drop_processing(RESET if how == STOPPED else None)
+        self._drop_arrived(RESET if how == STOPPED else None)
         self.on_stop(how)
 
     def start(self) -> None:
-        # what reached it while down, still in its processing: refused by a
-        # stopped process (no later than now), never seen by a crashed host
-        self._drop_processing(REFUSED if self.state == STOPPED else None)
+        # what reached it while down and is not handled yet: refused by a stopped
+        # process (no later than now), never seen by a crashed host
+        self._drop_arrived(REFUSED if self.state == STOPPED else None)
         self.state = UP
         self.on_start()
 
-    def _drop_processing(self, answer: Reply | None) -> None:
-        """Lose the messages that have reached the node and are still in their
-        processing time; answer the requests among them with ``answer``."""
-        if self.processing_in_transit or not self.processing:
+    def _drop_arrived(self, answer: Reply | None) -> None:
+        """Lose the messages that have reached the node and are not handled yet (in
+        their processing time, or waiting their turn on a FIFO link); answer the
+        requests among them with ``answer``.  A FIFO link into the node then
+        keeps order only behind the messages still on their way."""
+        if self.processing_in_transit:
             return
         now = self.sim.env._now
-        for entry in sorted(e for e in self.sim.queue if e[3].__class__ is Message
-                            and e[3].node is self and getattr(e[3], "began", now + 1) <= now):
+        mine = [e for e in self.sim.queue if e[3].__class__ is Message and e[3].node is self]
+        for entry in sorted(e for e in mine if getattr(e[3], "began", now + 1) <= now):
             message = entry[3]
             message.node = GONE
             if answer is not None and message.call is not None and message.method != "reply":
                 self.network.send(self.name, message.src, "reply", answer, message.call)
+        self.network.reorder(self.name, mine)
 
     def hold(self, how: str) -> None:
         """A fault takes the node down (``stopped`` or ``crashed``) until it releases it.
@@ -352,7 +356,9 @@ class Network:
         link = self._links.get(pair)
         if link is None or link.generation != self.generation:
             link = self.link(src, dst)
-        if link.sender.pauses:  # a paused node sends when it resumes
+        if link.sender.pauses and link.sender.state == UP:
+            # a paused process sends when it resumes (a stopped one's host refuses
+            # and resets connections at once)
             link.sender.paused.append((self._send_later, (src, dst, method, args, call, extra)))
             return
         if self.blocked and pair in self.blocked:
@@ -381,7 +387,7 @@ class Network:
                     message.began = self._env._now + delay
                 delay += work.value if work.__class__ is Constant else work.sample(node.stream)
         if link.fifo:
-            delay = self._in_order(link, delay)
+            delay = self._in_order(link, delay, message)
         message.src, message.dst, message.method, message.args = src, dst, method, args
         message.call, message.node, message.callbacks = call, node, self._delivery
         heappush(self._queue, (self._env._now + delay, NORMAL, next(self._eid), message))
@@ -404,18 +410,30 @@ class Network:
                 message.began = self._env._now + delay
             delay += work.sample(node.stream)
         if link.fifo:
-            delay = self._in_order(link, delay)
+            delay = self._in_order(link, delay, message)
         heappush(self._queue, (self._env._now + delay, NORMAL, next(self._eid), message))
 
-    def _in_order(self, link: Link, delay: float) -> float:
-        """The delay of a message on a FIFO link: it is handled after the ones sent
-        before it (whose processing at the receiver is included).  It reached the
-        receiver when its transit ended (``began``) and waits there for its turn,
+    def _in_order(self, link: Link, delay: float, message: Message) -> float:
+        """The delay of ``message`` on a FIFO link: it is handled after the ones sent
+        before it (whose processing at the receiver is included).  It reaches the
+        receiver when its transit ends (``began``) and waits there for its turn,
         so it dies with the process like the work in hand."""
         now = self._env._now
+        if not link.node.processing_in_transit and not hasattr(message, "began"):
+            message.began = now + delay
         arrival = max(now + delay, link.last_delivery)
         link.last_delivery = arrival
         return arrival - now
+
+    def reorder(self, dst: str, queued: list) -> None:
+        """FIFO links into ``dst``, whose process just went or came back: the next
+        message waits only for those still on their way (``queued``: their
+        entries in the event queue), not for those lost with the process."""
+        now = self._env._now
+        for (src, to), link in self._links.items():
+            if to == dst and link.fifo:
+                link.last_delivery = max([now] + [e[0] for e in queued
+                                                  if e[3].src == src and e[3].node is not GONE])
 
     def _deliver(self, message: Message) -> None:
         node = message.node
@@ -451,7 +469,8 @@ class Network:
 
         Set its ``then`` before control returns to the event loop: ``then``
         is called exactly once, with the reply or with ``TIMEOUT`` at the
-        deadline.
+        deadline, unless ``src`` stops or crashes first (then never: see
+        :meth:`abandon`).
         """
         pending = _new(Pending)
         pending.then = None

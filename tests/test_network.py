@@ -24,6 +24,8 @@ class Probe(Node):
     def on_ping(self, message):
         self.got.append((self.sim.now, message.args))
 
+    on_note = on_ping  # the same, under a method with no processing time
+
     def on_ask(self, message):
         self.got.append((self.sim.now, message.args))
         self.sim.after(self.work, lambda _: self.network.reply(message, "ok", message.args * 2))
@@ -428,16 +430,46 @@ def test_the_answer_to_a_request_sent_before_a_crash_does_not_reach_the_caller_a
     assert got == []
 
 
-def test_a_paused_process_stopped_then_crashed_sends_no_refusals_on_resume():
-    # b is paused with a request waiting; a stop refuses it, but the refusal
-    # waits for the pause, and a crash meanwhile takes the host down: nothing
-    # leaves a crashed host, so the caller times out.
+def test_a_paused_process_that_is_stopped_refuses_at_once_and_a_crash_drops_its_alarms():
+    # b is paused with a request waiting: the stop kills the process, and its host
+    # refuses the request at once, pause or not.  An alarm of the dead process
+    # that rang during the pause dies with the crash that follows.
     sim, net, p = make_net(latency=Constant(0.002))
+    rang = []
     p["b"].pause()
     got = ask_once(sim, net, timeout=0.5)
+    p["b"].after(0.015, rang.append)
     sim.at(0.01, lambda _: p["b"].hold(STOPPED))
     sim.at(0.02, lambda _: p["b"].hold(CRASHED))
     sim.at(0.03, lambda _: p["b"].resume())
     sim.run(2.0)
-    assert p["b"].state == CRASHED and p["b"].got == []
-    assert got == [(pytest.approx(0.5), TIMEOUT)]
+    assert p["b"].state == CRASHED and p["b"].got == [] and rang == []
+    assert got == [(pytest.approx(0.012), REFUSED)]
+
+
+def test_a_duplicate_in_its_processing_dies_with_the_process_too():
+    sim, net, p = make_net(latency=Constant(0.002), duplicate=1.0)
+    p["b"].processing = {"ask": Constant(0.1)}
+    p["b"].stream = sim.streams["node:b"]
+    got = ask_once(sim, net)
+    sim.at(0.05, lambda _: p["b"].hold(CRASHED))
+    sim.at(0.06, lambda _: p["b"].release())
+    sim.run(2.0)
+    assert p["b"].got == []  # neither copy
+    assert got == [(pytest.approx(1.0), TIMEOUT)]
+
+
+def test_a_fifo_link_does_not_keep_order_behind_messages_lost_with_the_process():
+    # b works on a ping until 0.502 and a message sent behind it waits its turn;
+    # both die in a crash at 0.1.  An ask sent to the restarted process does not
+    # wait for them: it is handled when its own transit and work end (0.222).
+    sim, net, p = make_net(latency=Constant(0.002), fifo=True)
+    p["b"].processing = {"ping": Constant(0.5), "ask": Constant(0.1)}
+    net.send("a", "b", "ping", "first")
+    sim.at(0.001, lambda _: net.send("a", "b", "note", "behind"))
+    sim.at(0.1, lambda _: p["b"].hold(CRASHED))
+    sim.at(0.11, lambda _: p["b"].release())
+    got = ask_once(sim, net, at=0.12)
+    sim.run(2.0)
+    assert p["b"].got == [(pytest.approx(0.222), 21)]
+    assert got == [(pytest.approx(0.224), Reply("ok", 42))]
