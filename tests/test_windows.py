@@ -1,5 +1,6 @@
 """Inconsistency windows on hand-written histories, and against a slow reference."""
 
+import numpy as np
 import pytest
 from conftest import make_history, random_history
 
@@ -221,3 +222,12 @@ def test_each_copy_is_held_against_its_own_source_of_truth():
     assert not (result.windows["copy"] == "sessions-replica-1").any()
     assert (result.windows["copy"] == "db-replica-1").any()
     assert set(result.history.truth["source"]) == {"db"}
+
+
+def test_the_pair_then_time_order_is_lexsorts_ties_included():
+    from simulator.analysis.windows import _by_pair_then_time
+    rng = np.random.default_rng(7)
+    for n in (0, 1, 50, 5000):
+        pair = rng.integers(0, 20, n)
+        time_s = rng.integers(0, 30, n) / 8.0  # many rows at one instant
+        assert np.array_equal(_by_pair_then_time(pair, time_s), np.lexsort((time_s, pair)))

@@ -100,6 +100,16 @@ def _last_at_or_before(flag: np.ndarray, group_first: np.ndarray) -> tuple[np.nd
     return last, last >= group_first
 
 
+def _by_pair_then_time(pair: np.ndarray, time_s: np.ndarray) -> np.ndarray:
+    """``np.lexsort((time_s, pair))`` (stable: rows at one instant keep their order),
+    about twice as fast: each row's rank in time order makes the key
+    ``pair * rows + rank`` unique, and one sort of it orders everything."""
+    by_time = np.argsort(time_s, kind="stable")
+    rank = np.empty(len(time_s), dtype=np.int64)
+    rank[by_time] = np.arange(len(time_s))
+    return np.argsort(pair * len(time_s) + rank)
+
+
 class _Pairs:
     """``(copy, key)`` pairs encoded as ``copy_code * n_keys + key_code``."""
 
@@ -152,8 +162,9 @@ def _settled_states(history: History, truth: Truth) -> tuple[_Pairs, np.ndarray,
     time_s = np.concatenate([truth.commit_s[commits], changes["time_s"].to_numpy(np.float64)])
     version = np.concatenate([truth.version[commits], changes["version"].to_numpy(np.int64)])
     is_change = np.concatenate([np.zeros(len(commits), bool), np.ones(len(changes), bool)])
-    sequence = np.concatenate([commits, np.arange(len(changes))])  # table order breaks ties
-    order = np.lexsort((sequence, time_s, pair))
+    # At one instant: commits in truth order, then changes in table order (which
+    # kind comes first does not matter: the state is judged after the last of each).
+    order = _by_pair_then_time(pair, time_s)
     pair, time_s, version, is_change = pair[order], time_s[order], version[order], is_change[order]
 
     # After every event: what the copy holds and the truth's latest.
