@@ -67,9 +67,8 @@ class Message:
     arrives at ``began`` (unset for the others) and is handled at delivery.  The
     receiver's process holds it in between, so a stop or crash meanwhile loses
     it (its ``node`` becomes :data:`GONE`), and a restart before the delivery
-    does not bring it back.  (One class for both:
-    CPython specialises attribute access for one class per site, and a subclass
-    for these would cost every message.)"""
+    does not bring it back.  (One class for both: CPython specialises attribute
+    access for one class per site, and a subclass would cost every message.)"""
 
     __slots__ = ("src", "dst", "method", "args", "call", "node", "callbacks", "began")
     _ok = True
@@ -83,7 +82,8 @@ class Message:
 
 
 class _Gone:
-    """Where a message lost in its processing is delivered: a host down for good."""
+    """Where a message lost with its receiver's process is delivered: a host down
+    for good, which answers nothing."""
 
     state = CRASHED
     pauses = 0
@@ -250,7 +250,7 @@ class Node:
             self.stop(how)
         elif how == CRASHED and self.state == STOPPED:
             self.state = CRASHED
-            self.paused = []  # the refusals a pause held back die with the host
+            self.paused = []  # what a pause held back (the dead process's alarms) dies too
 
     def pause(self) -> None:
         """Stop processing (a GC pause): deliveries, timers and sends wait for :meth:`resume`."""
