@@ -76,6 +76,12 @@ class Result:
                 + (f", lost writes {lost}" if lost else "") + ">")
 
 
+#: The figures of a run, in order (``simulator.plots.FIGURES`` draws them), named
+#: here so that listing them does not import matplotlib: the results folder's
+#: drawing processes import it while the parent writes the tables.
+FIGURE_NAMES = ("timeline", "divergence", "window_cdf", "visibility", "latency")
+
+
 class Figures:
     """Every figure of a result, drawn from its cached tables."""
 
@@ -84,12 +90,11 @@ class Figures:
 
     @property
     def names(self) -> list[str]:
-        from . import plots
-        return list(getattr(plots, "FIGURES", {"timeline": plots.timeline}))
+        return list(FIGURE_NAMES)
 
     def __call__(self, name: str):
         from . import plots
-        figures = getattr(plots, "FIGURES", {"timeline": plots.timeline})
+        figures = plots.FIGURES
         if name not in figures:
             raise ValueError(f"unknown figure {name!r}; known: {', '.join(figures)}")
         result = self._result

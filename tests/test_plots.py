@@ -1,6 +1,7 @@
 """Every figure renders, for a small run, an empty one and a large one, and shows what it says."""
 
 import inspect
+import os
 import re
 import subprocess
 import sys
@@ -123,8 +124,21 @@ def test_plots_never_import_pyplot():
 # --- every figure of FIGURES -------------------------------------------------------------------
 
 def test_figures_are_listed_by_name():
+    from simulator.result import FIGURE_NAMES
     assert list(FIGURES) == ["timeline", "divergence", "window_cdf", "visibility", "latency"]
     assert FIGURES["divergence"] is divergence and FIGURES["latency"] is latency
+    assert FIGURE_NAMES == tuple(FIGURES)
+
+
+def test_naming_the_figures_does_not_import_matplotlib():
+    # The results folder names the figures before it forks the processes that
+    # draw them; importing matplotlib there would put ~0.7 s on the parent's path.
+    code = ("import sys, simulator; from conftest import make_history; "
+            "r = simulator.analyse(make_history()); names = r.plot.names; r.summary; "
+            "print(len(names), 'matplotlib' in sys.modules)")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            check=True, cwd=os.path.dirname(__file__))
+    assert result.stdout.split() == ["5", "False"]
 
 
 @pytest.mark.parametrize("name", list(FIGURES))
