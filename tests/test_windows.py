@@ -231,3 +231,7 @@ def test_the_pair_then_time_order_is_lexsorts_ties_included():
         pair = rng.integers(0, 20, n)
         time_s = rng.integers(0, 30, n) / 8.0  # many rows at one instant
         assert np.array_equal(_by_pair_then_time(pair, time_s), np.lexsort((time_s, pair)))
+    # pair codes so large that pair * rows would overflow 64 bits
+    pair = rng.integers(0, 3, 1000) * 2**60
+    time_s = rng.integers(0, 30, 1000) / 8.0
+    assert np.array_equal(_by_pair_then_time(pair, time_s), np.lexsort((time_s, pair)))

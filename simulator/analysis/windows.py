@@ -104,6 +104,8 @@ def _by_pair_then_time(pair: np.ndarray, time_s: np.ndarray) -> np.ndarray:
     """``np.lexsort((time_s, pair))`` (stable: rows at one instant keep their order),
     in one sort of integers instead of a stable pass per key: each row's rank in
     time order makes the key ``pair * rows + rank`` unique."""
+    if len(pair) and int(pair.max()) >= 2**62 // len(pair):  # the key would overflow
+        return np.lexsort((time_s, pair))
     by_time = np.argsort(time_s, kind="stable")
     rank = np.empty(len(time_s), dtype=np.int64)
     rank[by_time] = np.arange(len(time_s))
