@@ -287,6 +287,7 @@ class Network:
         self.degradations: list = []  # [(sources, destinations, both_ways, settings)]
         self.generation = 0
         self._links: dict[tuple[str, str], Link] = {}
+        self.fifo_links = False  # whether any link made so far keeps FIFO order
         self._deadlines: dict[tuple[str, float], Deadlines] = {}
         self._env = sim.env
         self._queue, self._eid = sim.queue, sim.eid
@@ -308,6 +309,7 @@ class Network:
             link = self._links[(src, dst)] = Link(
                 settings, self.sim.streams[f"link:{src}->{dst}"], self.nodes[dst],
                 self.nodes[src])
+            self.fifo_links |= link.fifo
         if link.generation != self.generation:
             self._refresh(link, src, dst)
         return link
@@ -429,6 +431,8 @@ class Network:
         """FIFO links into ``dst``, whose process just went or came back: the next
         message waits only for those still on their way (``queued``: their
         entries in the event queue), not for those lost with the process."""
+        if not self.fifo_links:  # a stop or restart costs no walk over every link
+            return
         now = self._env._now
         for (src, to), link in self._links.items():
             if to == dst and link.fifo:
