@@ -210,9 +210,8 @@ class Node:
         held, self.paused = self.paused, []
         if how == STOPPED:  # requests it was holding are refused, as new ones would be
             for callback, message in held:
-                if isinstance(message, Message) and message.call is not None \
-                        and message.method != "reply":
-                    self.network.send(self.name, message.src, "reply", REFUSED, message.call)
+                if isinstance(message, Message):
+                    self.network.turn_away(message, REFUSED)
         self._drop_arrived(RESET if how == STOPPED else None)
         self.on_stop(how)
 
@@ -235,8 +234,8 @@ class Node:
         for entry in sorted(e for e in mine if getattr(e[3], "began", now + 1) <= now):
             message = entry[3]
             message.node = GONE
-            if answer is not None and message.call is not None and message.method != "reply":
-                self.network.send(self.name, message.src, "reply", answer, message.call)
+            if answer is not None:
+                self.network.turn_away(message, answer)
         self.network.reorder(self.name, mine)
 
     def hold(self, how: str) -> None:
@@ -456,9 +455,15 @@ class Network:
             if handler is None:
                 handler = node._handlers[method] = getattr(node, "on_" + method)
             handler(message)
-        elif state == STOPPED and message.call is not None and message.method != "reply":
-            self.send(message.dst, message.src, "reply", REFUSED, message.call)
+        elif state == STOPPED:
+            self.turn_away(message, REFUSED)
         # a crashed host answers nothing
+
+    def turn_away(self, message: Message, answer: Reply) -> None:
+        """Answer ``message`` with ``answer`` (a refusal or a reset) if it is a
+        request: its receiver will never handle it."""
+        if message.call is not None and message.method != "reply":
+            self.send(message.dst, message.src, "reply", answer, message.call)
 
     def abandon(self, src: str) -> None:
         """``src``'s process is gone: the requests it was waiting on are done, and
