@@ -99,43 +99,72 @@ class Truth:
     def __len__(self) -> int:
         return len(self.key)
 
-    def first_of(self, keys: np.ndarray) -> np.ndarray:
+    def at(self, keys: np.ndarray) -> "Lookup":
+        """The searches for ``keys`` (scoped), sharing the work they have in common."""
+        return Lookup(self, keys)
+
+
+class Lookup:
+    """Where each of a set of scoped keys lies in a :class:`Truth`, found once for
+    the searches made with them.
+
+    A key's *rank* orders keys as the truth does: ``2 r + 1`` for the truth's
+    ``r``-th distinct key, ``2 r`` for a key the truth lacks that sorts just
+    before it.  Searches then go through small codes built on ranks.
+    """
+
+    def __init__(self, truth: Truth, keys: np.ndarray) -> None:
+        self.truth = truth
+        key = truth.key
+        new_key = np.r_[False, key[1:] != key[:-1]][:len(key)]
+        starts = np.flatnonzero(new_key | (np.arange(len(key)) == 0))
+        distinct = key[starts]
+        #: each truth row's rank
+        self.truth_rank = 2 * np.cumsum(new_key) + 1
+        at = np.searchsorted(distinct, keys)
+        present = (distinct[np.minimum(at, len(distinct) - 1)] == keys) if len(distinct) \
+            else np.zeros(len(keys), dtype=bool)
+        #: each key's rank
+        self.rank = 2 * at + present
+        #: where each key's block of commits starts (or would)
+        self._first = np.append(starts, len(key))[at]
+
+    def first(self) -> np.ndarray:
         """Position of each key's first commit (or where it would be)."""
-        return np.searchsorted(self.key, keys, side="left")
+        return self._first
 
-    def _version_codes(self, keys: np.ndarray, versions: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Integer codes ordering ``(key, version)`` pairs, for the truth and for the query."""
-        universe = np.unique(np.concatenate([self.key, keys]))
-        span = int(max(self.version.max(initial=0), versions.max(initial=0))) + 2
-        truth_codes = np.searchsorted(universe, self.key) * span + (self.version + 1)
-        query_codes = np.searchsorted(universe, keys) * span + (versions + 1)
-        return truth_codes, query_codes
+    def before(self, times: np.ndarray) -> np.ndarray:
+        """Position just past each key's last commit strictly before ``times``.
 
-    def first_newer(self, keys: np.ndarray, versions: np.ndarray) -> np.ndarray:
-        """Position of the first commit of each key with a version newer than ``versions``.
-
-        Where the key has no newer version the position is the end of its block.
+        One search of (rank, time) pairs, in the truth's order.
         """
-        truth_codes, query_codes = self._version_codes(keys, versions)
-        return np.searchsorted(truth_codes, query_codes, side="right")
+        return np.searchsorted(_pairs(self.truth_rank, self.truth.commit_s),
+                               _pairs(self.rank, times), side="left")
 
-    def committed(self, keys: np.ndarray, versions: np.ndarray) -> np.ndarray:
-        """Whether the truth ever committed each ``(key, version)``; version 0 always is."""
-        truth_codes, query_codes = self._version_codes(keys, versions)
-        at = np.searchsorted(truth_codes, query_codes, side="left")
-        found = np.zeros(len(keys), dtype=bool)
-        inside = at < len(truth_codes)
-        found[inside] = truth_codes[at[inside]] == query_codes[inside]
-        return found | (versions == 0)
+    def newer(self, versions: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Per key, the position of its first commit with a version newer than
+        ``versions`` (the end of its block if none), and whether the truth
+        committed that version (version 0 always is)."""
+        truth = self.truth
+        versions = np.asarray(versions, dtype=np.int64)
+        span = int(max(truth.version.max(initial=0), versions.max(initial=0))) + 2
+        truth_codes = self.truth_rank * span + (truth.version + 1)
+        query_codes = self.rank * span + (versions + 1)
+        newer = np.searchsorted(truth_codes, query_codes, side="right")
+        # the version itself, if committed, is the commit just before the newer ones
+        found = np.zeros(len(versions), dtype=bool)
+        inside = newer > 0
+        found[inside] = truth_codes[newer[inside] - 1] == query_codes[inside]
+        return newer, found | (versions == 0)
 
-    def count_before(self, keys: np.ndarray, times: np.ndarray) -> np.ndarray:
-        """Position just past each key's last commit strictly before ``times``."""
-        universe = np.unique(np.concatenate([self.key, keys]))
-        instants = np.unique(np.concatenate([self.commit_s, times]))
-        span = len(instants) + 1
-        truth_codes = np.searchsorted(universe, self.key) * span + np.searchsorted(instants, self.commit_s)
-        query_codes = np.searchsorted(universe, keys) * span + np.searchsorted(instants, times)
-        return np.searchsorted(truth_codes, query_codes, side="left")
+
+def _pairs(first: np.ndarray, second: np.ndarray) -> np.ndarray:
+    """``(first, second)`` pairs as complex numbers, which numpy orders by real
+    part, then imaginary part (integers below 2**53 are exact as floats)."""
+    pairs = np.empty(len(first), dtype=np.complex128)
+    pairs.real = first
+    pairs.imag = second
+    return pairs
 
 
 def ok_reads(history: History) -> pd.DataFrame:
@@ -166,15 +195,16 @@ def stale_reads(history: History) -> pd.DataFrame:
     truth_versions = np.append(truth.version, 0)
     truth_commit_s = np.append(truth.commit_s, np.nan)
 
-    first = truth.first_of(keys)
-    before = truth.count_before(keys, invoke_s)
-    newer = truth.first_newer(keys, versions)
+    lookup = truth.at(keys)
+    first = lookup.first()
+    before = lookup.before(invoke_s)
+    newer, committed = lookup.newer(versions)
 
     latest = np.where(before > first, truth_versions[before - 1], 0)
     missed = np.maximum(before - newer, 0)
     stale = missed > 0
     staleness_s = np.where(stale, invoke_s - truth_commit_s[newer], np.nan)
-    phantom = (versions > 0) & ~truth.committed(keys, versions)
+    phantom = (versions > 0) & ~committed
 
     return pd.DataFrame(
         {

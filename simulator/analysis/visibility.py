@@ -101,8 +101,9 @@ def read_ages(history: History, stale: pd.DataFrame | None = None) -> pd.DataFra
     truth = Truth.of(history)
     age = np.full(len(stale), np.nan)
     if len(truth) and len(stale):
-        first = truth.first_of(keys)
-        before = truth.count_before(keys, invoke_s)
+        lookup = truth.at(keys)
+        first = lookup.first()
+        before = lookup.before(invoke_s)
         written = before > first
         age[written] = invoke_s[written] - truth.commit_s[before[written] - 1]
     consistent = ~(stale["stale"].to_numpy(bool) | stale["phantom"].to_numpy(bool))

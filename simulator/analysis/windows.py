@@ -157,7 +157,7 @@ def _settled_states(history: History, truth: Truth) -> tuple[_Pairs, np.ndarray,
 
     # Each judged pair sees every commit of its key, merged with its own changes.
     judged_key = pairs.key(judged)
-    first = truth.first_of(judged_key)
+    first = truth.at(judged_key).first()
     counts = np.searchsorted(truth.key, judged_key, side="right") - first
     commits = _ragged_positions(first, counts)
     pair = np.concatenate([np.repeat(judged, counts), change_pair])
@@ -180,7 +180,7 @@ def _settled_states(history: History, truth: Truth) -> tuple[_Pairs, np.ndarray,
     # Judge only the state after the last event of each instant.
     settled = np.r_[(pair[1:] != pair[:-1]) | (time_s[1:] != time_s[:-1]), True]
     pair, time_s, held, latest = pair[settled], time_s[settled], held[settled], latest[settled]
-    committed = truth.committed(pairs.key(pair), held)
+    _, committed = truth.at(pairs.key(pair)).newer(held)
     state = np.full(len(pair), _CONSISTENT, dtype=np.int8)
     state[(held >= 0) & committed & (held < latest)] = _BEHIND
     state[(held > 0) & ~committed] = _PHANTOM
