@@ -4,6 +4,8 @@
     >>> result = simulator.run("scenarios/partition.yaml", seed=7, workload__rate=50)
     >>> result.summary["reads"]["stale"]       # doctest: +SKIP
     >>> result.windows                          # a pandas DataFrame
+    >>> simulator.sweep("scenarios/partition.yaml",  # one row per run, on every core
+    ...                 {"components.cache.ttl": ["5s", "60s"]}, seeds=[1, 2])  # doctest: +SKIP
 
 See ``docs/history.md`` for the recorded tables and ``README.md`` for the rest.
 """
@@ -36,6 +38,15 @@ def run(scenario, seed: int | None = None, *, overrides=(), progress=None, **val
     return Result(simulate(loaded, seed, progress), loaded)
 
 
+def sweep(scenario, grid=None, *, seeds=None, measure=None, processes=None, overrides=(),
+          **values):
+    """Run ``scenario`` for every combination of ``grid`` values and ``seeds``, on
+    every core; one row per run (see :func:`simulator.sweeps.sweep`)."""
+    from .sweeps import sweep as run_sweep
+    return run_sweep(scenario, grid, seeds=seeds, measure=measure, processes=processes,
+                     overrides=overrides, **values)
+
+
 def analyse(history):
     """A :class:`~simulator.result.Result` for a saved or hand-made history."""
     from .result import Result
@@ -43,4 +54,4 @@ def analyse(history):
 
 
 __all__ = ["History", "ScenarioError", "SedimentError", "analyse", "load", "load_history",
-           "run", "__version__"]
+           "run", "sweep", "__version__"]

@@ -1,0 +1,137 @@
+"""Sweeps: many runs of one scenario over worker processes, one row per run."""
+
+import multiprocessing
+import os
+from pathlib import Path
+
+import pytest
+
+import simulator
+from simulator import sweeps
+from simulator.errors import ScenarioError
+
+ROOT = Path(__file__).resolve().parent.parent
+PARTITION = ROOT / "scenarios" / "partition.yaml"
+#: the partition story, short: every run takes a fraction of a second
+SHORT = {"duration": 12, "overrides": ["workload.rate=50", "faults.0.start=4s",
+                                       "faults.0.duration=4s"]}
+TTL = "components.cache.ttl"
+
+
+def _sweep(grid=None, **options):
+    return simulator.sweep(PARTITION, grid, **SHORT, **options)
+
+
+def test_each_row_is_the_run_of_its_values_and_seed():
+    table = _sweep({TTL: ["1s", "60s"]}, seeds=[1, 2], processes=2)
+    assert len(table) == 4
+    for row in table.to_dict("records"):
+        alone = simulator.run(PARTITION, row["seed"], **SHORT, **{TTL: row[TTL]})
+        expected = {TTL: row[TTL], "seed": row["seed"], **sweeps.cap(alone)}
+        assert row == expected
+    # the values mattered: a short TTL keeps fewer stale entries through the split
+    by_ttl = table.groupby(TTL)["stale_fraction_during_partitions"].mean()
+    assert by_ttl["1s"] < by_ttl["60s"]
+
+
+def test_rows_do_not_depend_on_how_many_processes_ran_them():
+    grid = {TTL: ["1s", "60s"], "workload.read_fraction": [0.5, 0.9]}
+    tables = [_sweep(grid, seeds=[3], processes=n) for n in (1, 2, 3)]
+    assert tables[0].equals(tables[1]) and tables[0].equals(tables[2])
+
+
+def test_rows_come_in_grid_order_with_the_seed_varying_fastest():
+    table = _sweep({TTL: ["1s", "60s"], "workload.read_fraction": [0.5, 0.9]},
+                   seeds=[5, 6], measure=lambda result: {"ops": len(result.ops)})
+    assert list(table.columns) == [TTL, "workload.read_fraction", "seed", "ops"]
+    assert list(zip(table[TTL], table["workload.read_fraction"], table["seed"])) == [
+        (ttl, fraction, seed) for ttl in ("1s", "60s") for fraction in (0.5, 0.9)
+        for seed in (5, 6)]
+
+
+def test_without_a_grid_or_seeds_one_run_with_the_scenario_s_own_seed():
+    table = _sweep()
+    assert len(table) == 1
+    assert table["seed"].iloc[0] == simulator.load(PARTITION).seed
+
+
+def test_a_measure_may_be_a_lambda_and_return_one_value():
+    table = _sweep(seeds=[1, 2], measure=lambda result: len(result.ops), processes=2)
+    assert list(table.columns) == ["seed", "value"]
+    assert table["value"].tolist() == [len(simulator.run(PARTITION, s, **SHORT).ops)
+                                       for s in (1, 2)]
+
+
+def test_a_measure_does_not_overwrite_the_sweep_s_own_columns():
+    table = _sweep({TTL: ["1s"]}, seeds=[4], measure=lambda r: {"seed": 99, TTL: "x", "n": 1})
+    assert table.to_dict("records") == [{TTL: "1s", "seed": 4, "n": 1}]
+
+
+def _pid(_result):
+    return os.getpid()
+
+
+def test_one_process_runs_everything_here():
+    table = _sweep(seeds=[1, 2], measure=_pid, processes=1)
+    assert set(table["value"]) == {os.getpid()}
+
+
+def test_several_processes_share_the_runs():
+    table = _sweep(seeds=[1, 2, 3, 4], measure=_pid, processes=2)
+    assert os.getpid() not in set(table["value"])
+    assert len(set(table["value"])) == 2
+
+
+def test_in_fresh_interpreters_a_measure_that_cannot_be_sent_is_applied_here(monkeypatch):
+    # Jupyter's kernel runs threads, so a sweep there starts fresh interpreters
+    # (spawn) instead of forking; a lambda cannot be sent to them
+    monkeypatch.setattr(sweeps, "_fork_is_safe", lambda: False)
+    sent = _sweep(seeds=[1, 2], measure=_pid, processes=2)
+    assert os.getpid() not in set(sent["value"])
+    here = _sweep(seeds=[1, 2], measure=lambda result: (os.getpid(), len(result.ops)),
+                  processes=2)
+    assert [pid for pid, _ in here["value"]] == [os.getpid()] * 2
+    assert [n for _, n in here["value"]] == [len(simulator.run(PARTITION, s, **SHORT).ops)
+                                             for s in (1, 2)]
+
+
+def test_a_bad_value_fails_before_anything_runs():
+    ran = []
+    with pytest.raises(ScenarioError, match=r"components\.cache\.ttl"):
+        _sweep({TTL: ["1s", "-5s"]}, processes=1, measure=ran.append)
+    assert ran == []
+
+
+@pytest.mark.parametrize("grid, error", [
+    ([("components.cache.ttl", "1s")], TypeError),
+    ({TTL: "1s"}, TypeError),
+    ({TTL: 5}, TypeError),
+    ({TTL: []}, ValueError),
+])
+def test_a_grid_that_is_not_paths_to_lists_of_values_is_refused(grid, error):
+    with pytest.raises(error, match="grid"):
+        _sweep(grid)
+
+
+def test_seeds_are_given_as_seeds():
+    with pytest.raises(TypeError, match=r"seeds=\["):
+        _sweep(seed=3)
+    with pytest.raises(TypeError, match=r"seeds=\["):
+        _sweep({"seed": [1, 2]})
+
+
+@pytest.mark.parametrize("processes", [0, -1, 1.5])
+def test_processes_must_be_a_positive_whole_number(processes):
+    with pytest.raises(ValueError, match="processes"):
+        _sweep(processes=processes)
+
+
+def _sweep_in_a_pool_worker(_):
+    return _sweep(seeds=[1, 2], measure=_pid, processes=2)["value"].tolist()
+
+
+def test_a_pool_worker_runs_its_sweep_itself():
+    # a daemonic process may not have children: the runs happen in the worker
+    with multiprocessing.get_context("fork").Pool(1) as pool:
+        pids = pool.map(_sweep_in_a_pool_worker, [0])[0]
+    assert len(set(pids)) == 1 and pids[0] != os.getpid()
