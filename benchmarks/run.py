@@ -28,6 +28,9 @@ is its own.  Cases:
   split), with a 300 s split and with a 300 s one-way split (the replicas'
   acknowledgements lost), to show that a longer partition does not make each
   operation dearer (ratio: each long run's rate over the scenario's);
+- sweep: scenarios/partition.yaml as written with 8 seeds, as one
+  ``simulator.sweep`` in one process and then shared by one worker process
+  per core (ratio: the shared sweep's rate over the single process's);
 - nodes 4 vs 100: the partition scenario without its fault, with 4 and with
   100 API instances at the same rate, alternated, best of three each, to show
   that a bigger topology does not make operations slower (the ratio column
@@ -217,6 +220,29 @@ def long_split(split_s: float) -> list[dict]:
     return rows
 
 
+def sweep_pair(runs: int) -> list[dict]:
+    """scenarios/partition.yaml as written with ``runs`` seeds, as one sweep run in
+    this process and then shared by worker processes, one per core."""
+    import simulator
+    from simulator.sweeps import cap
+    path = ROOT / "scenarios" / "partition.yaml"
+    seeds = list(range(1, runs + 1))
+
+    def measure(result):
+        return {"ops": len(result.ops), **cap(result)}
+
+    alone, one = _timed(lambda: simulator.sweep(path, seeds=seeds, measure=measure,
+                                                processes=1))
+    shared, every = _timed(lambda: simulator.sweep(path, seeds=seeds, measure=measure))
+    if not alone.equals(shared):
+        raise AssertionError("a sweep's rows depend on how many processes ran it")
+    ops = int(alone["ops"].sum())
+    name = f"sweep of {runs} partition runs"
+    return [{"name": f"{name}, one process", "ops": ops, "wall": one},
+            {"name": f"{name}, {os.cpu_count()} processes", "ops": ops, "wall": every,
+             "baseline": f"{name}, one process"}]
+
+
 def cases(quick: bool) -> dict:
     k = 1000
     small = quick
@@ -230,6 +256,7 @@ def cases(quick: bool) -> dict:
                                                 split=False),
         "nodes": lambda: nodes(20 * k if small else 100 * k),
         "long-split": lambda: long_split(60 if small else 300),
+        "sweep": lambda: sweep_pair(4 if small else 8),
     }
 
 
