@@ -15,6 +15,13 @@ finished.  Every combination is loaded and validated before anything runs, so
 a bad value fails at once, naming its path.  Only the rows come back from the
 worker processes: a sweep of hundreds of runs holds hundreds of rows, not
 hundreds of histories.
+
+Workers are forked from this process where that is safe (Linux, no other
+thread).  Elsewhere, and in Jupyter (whose kernel runs threads), they start
+as fresh interpreters, which cannot import a notebook's functions: a measure
+other than the default one is then applied here, to each run as it comes
+back.  A script run that way must call ``sweep`` under
+``if __name__ == "__main__":``, as Python's multiprocessing requires.
 """
 
 from __future__ import annotations
@@ -22,11 +29,15 @@ from __future__ import annotations
 import itertools
 import multiprocessing
 import os
-import pickle
+import sys
 import threading
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from typing import Callable, Iterable, Mapping
 
 import pandas as pd
+
+from .errors import SedimentError
 
 #: What a worker process runs: ``(scenarios, measure)``, set once per process.
 _WORK: tuple | None = None
@@ -110,38 +121,51 @@ def _run_all(scenarios: list, measure: Callable, processes: int | None) -> list:
     if processes is None:
         processes = os.cpu_count() or 1
     processes = min(processes, len(scenarios))
-    if processes <= 1:
+    if processes <= 1 or multiprocessing.current_process().daemon:
+        # (a multiprocessing pool's worker is daemonic and may not have children)
         return [measure(_run(loaded)) for loaded in scenarios]
-    if multiprocessing.current_process().daemon:  # a pool's worker may not have children
-        return [measure(_run(loaded)) for loaded in scenarios]
-    if _fork_is_safe():
+    method = _start_method()
+    context = multiprocessing.get_context(method)
+    if method == "fork":
         # the children inherit the scenarios and the measure: nothing is pickled
         # on the way in, so the measure may be any function (a lambda too)
-        context, here = multiprocessing.get_context("fork"), None
+        sent = measure
     else:
-        # fresh interpreters: what they run must be pickled; a measure that
-        # cannot be is applied here, to each result as it comes back
-        context = multiprocessing.get_context("spawn")
-        here = None if _pickles(measure) else measure
-    with context.Pool(processes, initializer=_start,
-                      initargs=(scenarios, None if here else measure)) as pool:
-        results = pool.imap(_one, range(len(scenarios)), chunksize=1)
-        return [here(result) if here else result for result in results]
-
-
-def _fork_is_safe() -> bool:
-    """Whether forking this process is safe: the fork start method exists (not on
-    Windows) and no other thread runs (a thread holding a lock at the fork
-    leaves it held forever in the child; Jupyter's kernel runs threads)."""
-    return "fork" in multiprocessing.get_all_start_methods() and threading.active_count() == 1
-
-
-def _pickles(value) -> bool:
+        # fresh interpreters get only what they can import: the caller's own
+        # measure (from a notebook, a lambda) is applied here instead, to each
+        # run as it comes back
+        sent = measure if measure is cap else None
+        if method == "forkserver":  # its workers start with the simulator imported
+            context.set_forkserver_preload(["simulator.sweeps", "simulator.world",
+                                            "simulator.result"])
+    # an executor, not a Pool: a worker that dies breaks it (BrokenProcessPool)
+    # where a Pool would start another, and another, for ever
+    workers = ProcessPoolExecutor(processes, mp_context=context, initializer=_start,
+                                  initargs=(scenarios, sent))
     try:
-        pickle.dumps(value)
-    except Exception:  # noqa: BLE001 - whatever pickling raises, it does not pickle
-        return False
-    return True
+        results = workers.map(_one, range(len(scenarios)))
+        return [result if sent is not None else measure(result) for result in results]
+    except BrokenProcessPool:
+        raise SedimentError(
+            "a sweep's worker process died before finishing its runs (out of memory? "
+            "killed?); in a script that starts fresh interpreters for its workers "
+            "(on Windows and macOS, or when other threads run), call sweep under "
+            "`if __name__ == '__main__':`, as Python's multiprocessing requires; "
+            "processes=1 runs the sweep in this process") from None
+    finally:
+        # on a failure (an interrupt too) the runs not started yet are dropped
+        workers.shutdown(cancel_futures=True)
+
+
+def _start_method() -> str:
+    """How to start the workers: on Linux, forked from this process when that is
+    safe (no other thread runs: a thread holding a lock at the fork leaves it
+    held for ever in the child, and Jupyter's kernel runs threads), else forked
+    from a fresh server process; elsewhere fresh interpreters (forking is not
+    safe on macOS and does not exist on Windows)."""
+    if sys.platform.startswith("linux"):
+        return "fork" if threading.active_count() == 1 else "forkserver"
+    return "spawn"
 
 
 def _start(scenarios: list, measure: Callable | None) -> None:

@@ -2,6 +2,9 @@
 
 import multiprocessing
 import os
+import subprocess
+import sys
+import threading
 from pathlib import Path
 
 import pytest
@@ -82,17 +85,35 @@ def test_several_processes_share_the_runs():
     assert len(set(table["value"])) == 2
 
 
-def test_in_fresh_interpreters_a_measure_that_cannot_be_sent_is_applied_here(monkeypatch):
-    # Jupyter's kernel runs threads, so a sweep there starts fresh interpreters
-    # (spawn) instead of forking; a lambda cannot be sent to them
-    monkeypatch.setattr(sweeps, "_fork_is_safe", lambda: False)
-    sent = _sweep(seeds=[1, 2], measure=_pid, processes=2)
-    assert os.getpid() not in set(sent["value"])
-    here = _sweep(seeds=[1, 2], measure=lambda result: (os.getpid(), len(result.ops)),
-                  processes=2)
+@pytest.mark.parametrize("method", ["forkserver", "spawn"])
+def test_fresh_interpreters_run_the_runs_and_the_caller_s_measure_is_applied_here(
+        monkeypatch, method):
+    # Jupyter's kernel runs threads, so a sweep there does not fork the kernel:
+    # its workers are fresh interpreters, which cannot import a notebook's functions
+    grid = {TTL: ["1s", "60s"]}
+    forked = _sweep(grid, processes=2)
+    monkeypatch.setattr(sweeps, "_start_method", lambda: method)
+    assert _sweep(grid, processes=2).equals(forked)  # the CAP row, measured there
+    here = _sweep(seeds=[1, 2], processes=2,
+                  measure=lambda result: (os.getpid(), len(result.ops)))
     assert [pid for pid, _ in here["value"]] == [os.getpid()] * 2
     assert [n for _, n in here["value"]] == [len(simulator.run(PARTITION, s, **SHORT).ops)
                                              for s in (1, 2)]
+
+
+def test_workers_are_forked_from_this_process_only_when_no_other_thread_runs(monkeypatch):
+    assert sweeps._start_method() == "fork"
+    with monkeypatch.context() as patch:
+        patch.setattr(sys, "platform", "darwin")  # forking is not safe on macOS
+        assert sweeps._start_method() == "spawn"
+    stop = threading.Event()
+    thread = threading.Thread(target=stop.wait)
+    thread.start()
+    try:
+        assert sweeps._start_method() == "forkserver"
+    finally:
+        stop.set()
+        thread.join()
 
 
 def test_a_bad_value_fails_before_anything_runs():
@@ -135,3 +156,46 @@ def test_a_pool_worker_runs_its_sweep_itself():
     with multiprocessing.get_context("fork").Pool(1) as pool:
         pids = pool.map(_sweep_in_a_pool_worker, [0])[0]
     assert len(set(pids)) == 1 and pids[0] != os.getpid()
+
+
+def test_a_measure_failing_in_a_worker_fails_the_sweep_with_its_error():
+    def broken(result):
+        raise ValueError(f"cannot measure {len(result.ops)} operations")
+
+    with pytest.raises(ValueError, match="cannot measure"):
+        _sweep(seeds=[1, 2], measure=broken, processes=2)
+
+
+UNGUARDED = """
+import threading
+import simulator
+threading.Thread(target=threading.Event().wait, daemon=True).start()  # no forking now
+simulator.sweep({path!r}, seeds=[1, 2], processes=2, duration=12,
+                overrides=["faults.0.start=4s", "faults.0.duration=4s"])
+"""
+
+
+def test_a_script_without_a_main_guard_gets_an_error_not_a_hang(tmp_path):
+    # its fresh workers import the script again, which starts a sweep of its own
+    # while they bootstrap: they die, and the sweep says how to fix it
+    script = tmp_path / "unguarded.py"
+    script.write_text(UNGUARDED.format(path=str(PARTITION)))
+    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
+                          timeout=300, cwd=tmp_path)
+    assert done.returncode != 0
+    assert "if __name__ == '__main__':" in done.stderr
+
+
+def test_a_failed_sweep_drops_the_runs_not_started_yet(tmp_path):
+    log = tmp_path / "runs"
+
+    def first_fails(result):
+        with open(log, "a") as out:
+            out.write(f"{result.seed}\n")
+        if result.seed == 1:
+            raise ValueError("first run")
+        return 0
+
+    with pytest.raises(ValueError, match="first run"):
+        _sweep(seeds=range(1, 13), measure=first_fails, processes=2)
+    assert len(log.read_text().split()) < 12
