@@ -95,6 +95,7 @@ def main():
     simulate schema [SECTION]             every scenario key, its default and meaning
     simulate report RESULTS_DIR           re-analyse a saved run
     simulate export RESULTS_DIR           the client history for Jepsen's checkers
+    simulate sweep SCENARIO --over ...    many runs over values and seeds, one row each
     """
 
 
@@ -135,6 +136,93 @@ def run(scenario, seed, out, overrides, duration, quiet, as_json):
     elif not quiet:
         click.echo(format_summary(result.summary))
         click.echo(f"\nresults: {folder}/")
+
+
+#: The sweep's table on a terminal: column -> header (the CSV has every column).
+SWEEP_COLUMNS = {
+    "availability_overall": "available",
+    "stale_fraction_overall": "stale",
+    "availability_during_partitions": "available in splits",
+    "stale_fraction_during_partitions": "stale in splits",
+    "latency_p99_outside_faults_s": "p99 s outside faults",
+}
+
+
+@main.command()
+@click.argument("scenario")
+@click.option("--over", "grid", multiple=True, metavar="PATH=VALUES",
+              help="Values to try, e.g. --over 'components.cache.ttl=[5s, 30s, 60s]' or "
+                   "components.cache.ttl=5s,30s (repeatable: every combination runs).")
+@click.option("--seeds", default=None, metavar="SEEDS",
+              help="Seeds to run each combination with: 1-10, 1,4,9 (default: the scenario's).")
+@click.option("--set", "overrides", multiple=True, metavar="PATH=VALUE",
+              help="Override a scenario value in every run (repeatable).")
+@click.option("--duration", default=None, help="Override how long clients send operations.")
+@click.option("--processes", type=click.IntRange(min=1), default=None,
+              help="Worker processes (default: one per core).")
+@click.option("--out", "out", type=click.Path(dir_okay=False), default=None,
+              help="Write every column of every run to this CSV file.")
+def sweep(scenario, grid, seeds, overrides, duration, processes, out):
+    """Run SCENARIO for every combination of values and seeds; one row per run.
+
+    Each row is the run's CAP row: availability and stale fraction overall and
+    during partitions, p99 latency outside faults.
+    """
+    from . import csvfile
+    from .sweeps import sweep as run_sweep
+    try:
+        if out and not Path(out).resolve().parent.is_dir():  # before hours of runs
+            raise SedimentError(f"{out}: cannot write the table (no folder "
+                                f"{Path(out).parent})")
+        table = run_sweep(_scenario_path(scenario), dict(_grid_option(g) for g in grid),
+                          seeds=_seeds_option(seeds), processes=processes,
+                          overrides=overrides, duration=duration)
+        if out:
+            try:
+                csvfile.write(table, out)
+            except OSError as error:
+                raise SedimentError(f"{out}: cannot write the table ({error})") from None
+    except SedimentError as error:
+        _fail(error)
+    shown = table[list(table.columns[:len(grid) + 1]) + list(SWEEP_COLUMNS)]
+    click.echo(shown.rename(columns=SWEEP_COLUMNS).to_string(
+        index=False, na_rep="-", float_format=lambda x: f"{x:.4g}"))
+    if out:
+        click.echo(f"\n{len(table)} runs: {out}")
+
+
+def _grid_option(text: str) -> tuple[str, list]:
+    """``PATH=[a, b]`` or ``PATH=a,b`` as (path, values)."""
+    from .scenario.yamlfile import parse_value
+    path, _, values = text.partition("=")
+    if not path.strip() or not values.strip():
+        raise SedimentError(f"--over takes PATH=VALUES, for example "
+                            f"'components.cache.ttl=[5s, 30s]', got {text!r}")
+    try:
+        parsed = parse_value(values) if values.strip().startswith("[") else \
+            [parse_value(part) for part in values.split(",")]
+    except SedimentError as error:
+        raise SedimentError(f"--over {text}: {getattr(error, 'message', error)}") from None
+    if not isinstance(parsed, list) or not parsed:
+        raise SedimentError(f"--over {text}: give at least one value, as [a, b] or a,b")
+    return path.strip(), parsed
+
+
+def _seeds_option(text: str | None) -> list[int] | None:
+    """``1-10``, ``1,4,9`` or ``3`` as seeds; None for the scenario's own."""
+    if text is None:
+        return None
+    seeds = []
+    for part in text.split(","):
+        low, dash, high = part.strip().partition("-")
+        try:
+            first, last = int(low), int(high if dash else low)
+        except ValueError:
+            raise SedimentError(f"--seeds {text}: give seeds as 1-10, 1,4,9 or 3") from None
+        if last < first:
+            raise SedimentError(f"--seeds {text}: the range {part.strip()} runs backwards")
+        seeds += range(first, last + 1)
+    return seeds
 
 
 @main.command()

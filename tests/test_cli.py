@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from click.testing import CliRunner
 
@@ -100,6 +101,12 @@ def test_report_reanalyses_a_saved_folder(tmp_path):
     (["{scenario}", "--set", "faults.0.start=500s"], "after the run ends"),
     (["{scenario}", "--duration", "-5s"], "cannot be negative"),
     (["{scenario}", "--set", "components.api.database=nope"], "not a database or quorum"),
+    (["sweep", "{scenario}", "--over", "components.cache.ttl=5s,-1s"], "cannot be negative"),
+    (["sweep", "{scenario}", "--over", "components.cache.ttl"], "PATH=VALUES"),
+    (["sweep", "{scenario}", "--over", "components.cache.ttl=[]"], "at least one value"),
+    (["sweep", "{scenario}", "--seeds", "3-1"], "runs backwards"),
+    (["sweep", "{scenario}", "--seeds", "one"], "give seeds as"),
+    (["sweep", "{scenario}", "--out", "/nonexistent/t.csv"], "cannot write the table"),
 ])
 def test_bad_input_is_one_line_and_exit_status_2(args, words):
     scenario = str(ROOT / "scenarios/partition.yaml")
@@ -198,3 +205,22 @@ def test_bundled_scenarios_are_found_where_a_regular_install_puts_them(tmp_path,
     assert cli._scenario_path("lesson") == str(installed / "lesson.yaml")
     result = invoke("list")
     assert result.exit_code == 0 and "lesson.yaml" in result.output
+
+
+def test_sweep_prints_a_row_per_run_and_writes_every_column(tmp_path):
+    import simulator
+    out = tmp_path / "sweep.csv"
+    result = invoke("sweep", ROOT / "scenarios/partition.yaml", "--over",
+                    "components.cache.ttl=[1s, 60s]", "--over", "workload.read_fraction=0.5,0.9",
+                    "--seeds", "2-3", "--out", out, *SMALL)
+    assert result.exit_code == 0, result.output
+    lines = result.output.strip().splitlines()
+    assert lines[0].split()[:3] == ["components.cache.ttl", "workload.read_fraction", "seed"]
+    assert len(lines) == 1 + 8 + 2  # header, a row per run, a blank line and the file
+    expected = simulator.sweep(ROOT / "scenarios/partition.yaml",
+                               {"components.cache.ttl": ["1s", "60s"],
+                                "workload.read_fraction": [0.5, 0.9]}, seeds=[2, 3],
+                               duration="20s", overrides=SMALL[3::2])
+    written = pd.read_csv(out, keep_default_na=False)
+    assert list(written.columns) == list(expected.columns)
+    pd.testing.assert_frame_equal(written, expected, check_dtype=False)
