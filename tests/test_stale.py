@@ -143,3 +143,17 @@ def test_reads_are_held_against_the_truth_of_the_copy_that_served_them():
                    faults=history.faults, meta=dict(history.meta))
     assert not stale_reads(both)["stale"].any()          # b's key 0 was never written
     assert stale_reads(history)["stale"].all()            # one source: it missed version 1
+
+
+def test_a_missing_time_stays_within_its_own_key():
+    # a saved history read back gives NaN for an empty time; it must not move
+    # another key's reads (numpy sorts a complex number with a NaN part last)
+    nan = float("nan")
+    history = make_history(
+        ops=[("read", 5, 5.0, 5.1, "ok", 0), ("read", 2, nan, 5.1, "ok", 0)],
+        truth=[(4, 1, nan), (4, 2, 1.0), (5, 1, 1.0), (5, 2, 2.0), (7, 2, 1.0)],
+    )
+    frame = stale_reads(history)
+    assert frame["stale"].tolist() == [True, False]
+    assert frame["missed_versions"].tolist() == [2, 0]
+    assert frame["latest"].tolist() == [2, 0]  # key 2 has no commit: key 7's is not its

@@ -160,10 +160,16 @@ class Lookup:
 
 def _pairs(first: np.ndarray, second: np.ndarray) -> np.ndarray:
     """``(first, second)`` pairs as complex numbers, which numpy orders by real
-    part, then imaginary part (integers below 2**53 are exact as floats)."""
+    part, then imaginary part (integers below 2**53 are exact as floats).
+
+    A missing (NaN) ``second`` becomes infinity: numpy would sort any number
+    with a NaN part after every other, whatever its real part."""
     pairs = np.empty(len(first), dtype=np.complex128)
     pairs.real = first
     pairs.imag = second
+    missing = np.isnan(pairs.imag)
+    if missing.any():
+        pairs.imag[missing] = np.inf
     return pairs
 
 
