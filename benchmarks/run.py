@@ -274,7 +274,7 @@ def main() -> None:
         return
     import simulator
     # the interpreter's build matters as much as its version: the same CPython
-    # 3.11 runs this simulation 12-18% faster built with PGO (a distribution's
+    # 3.11 runs this simulation 12-19% faster built with PGO (a distribution's
     # python3) than built from source without it (pyenv's default)
     print(f"machine: {platform.machine()}, {platform.python_implementation()} "
           f"{platform.python_version()} ({os.path.realpath(sys.executable)}), "

@@ -174,7 +174,12 @@ def sweep(scenario, grid, seeds, overrides, duration, processes, out):
         if out and not Path(out).resolve().parent.is_dir():  # before hours of runs
             raise SedimentError(f"{out}: cannot write the table (no folder "
                                 f"{Path(out).parent})")
-        table = run_sweep(_scenario_path(scenario), dict(_grid_option(g) for g in grid),
+        paths = [_grid_option(g) for g in grid]
+        repeated = sorted({p for p, _ in paths if [q for q, _ in paths].count(p) > 1})
+        if repeated:
+            raise SedimentError(f"--over gives {', '.join(repeated)} more than once: "
+                                f"list all its values in one --over")
+        table = run_sweep(_scenario_path(scenario), dict(paths),
                           seeds=_seeds_option(seeds), processes=processes,
                           overrides=overrides, duration=duration)
         if out:
@@ -195,6 +200,8 @@ def _grid_option(text: str) -> tuple[str, list]:
     """``PATH=[a, b]`` or ``PATH=a,b`` as (path, values)."""
     from .scenario.yamlfile import parse_value
     path, _, values = text.partition("=")
+    if path.strip() == "seed":
+        raise SedimentError("--over seed=...: give the seeds with --seeds, e.g. --seeds 1-10")
     if not path.strip() or not values.strip():
         raise SedimentError(f"--over takes PATH=VALUES, for example "
                             f"'components.cache.ttl=[5s, 30s]', got {text!r}")

@@ -13,14 +13,15 @@ Each run is exactly ``simulator.run(scenario, seed, **values)``, so a row does
 not depend on how many processes ran the sweep or in which order they
 finished.  Every combination is loaded and validated before anything runs, so
 a bad value fails at once, naming its path.  Only the rows come back from the
-worker processes: a sweep of hundreds of runs holds hundreds of rows, not
-hundreds of histories.
+worker processes (with more than one process, what ``measure`` returns must
+pickle): a sweep of hundreds of runs holds hundreds of rows, not hundreds of
+histories.
 
 Workers are forked from this process where that is safe (Linux, no other
 thread).  Elsewhere, and in Jupyter (whose kernel runs threads), they start
 as fresh interpreters, which cannot import a notebook's functions: a measure
 other than the default one is then applied here, to each run as it comes
-back.  A script run that way must call ``sweep`` under
+back (each run's whole result then travels back, one at a time).  A script run that way must call ``sweep`` under
 ``if __name__ == "__main__":``, as Python's multiprocessing requires.
 """
 
@@ -28,6 +29,7 @@ from __future__ import annotations
 
 import itertools
 import multiprocessing
+import numbers
 import os
 import sys
 import threading
@@ -66,8 +68,12 @@ def sweep(scenario, grid: Mapping[str, Iterable] | None = None, *,
     if "seed" in values or "seed" in grid:
         raise TypeError("a sweep takes its seeds as seeds=[...]")
     seeds = list(seeds) if seeds is not None else [None]
-    if processes is not None and (not isinstance(processes, int) or processes < 1):
+    if not seeds:
+        raise ValueError("seeds is empty: give at least one seed")
+    if processes is not None and (isinstance(processes, bool) or
+                                  not isinstance(processes, numbers.Integral) or processes < 1):
         raise ValueError(f"processes must be a positive whole number, got {processes!r}")
+    processes = None if processes is None else int(processes)
     runs, scenarios = [], []
     for combination in itertools.product(*grid.values()):
         chosen = dict(zip(grid, combination))
@@ -135,7 +141,9 @@ def _run_all(scenarios: list, measure: Callable, processes: int | None) -> list:
         # measure (from a notebook, a lambda) is applied here instead, to each
         # run as it comes back
         sent = measure if measure is cap else None
-        if method == "forkserver":  # its workers start with the simulator imported
+        if method == "forkserver":
+            # its workers start with the simulator imported (this sets the
+            # process's one fork server, and only before it first starts)
             context.set_forkserver_preload(["simulator.sweeps", "simulator.world",
                                             "simulator.result"])
     # an executor, not a Pool: a worker that dies breaks it (BrokenProcessPool)
@@ -145,13 +153,14 @@ def _run_all(scenarios: list, measure: Callable, processes: int | None) -> list:
     try:
         results = workers.map(_one, range(len(scenarios)))
         return [result if sent is not None else measure(result) for result in results]
-    except BrokenProcessPool:
+    except BrokenProcessPool as error:
         raise SedimentError(
-            "a sweep's worker process died before finishing its runs (out of memory? "
-            "killed?); in a script that starts fresh interpreters for its workers "
-            "(on Windows and macOS, or when other threads run), call sweep under "
-            "`if __name__ == '__main__':`, as Python's multiprocessing requires; "
-            "processes=1 runs the sweep in this process") from None
+            "a sweep's worker process died, or could not send back what it got "
+            "(out of memory? killed? an error that cannot be pickled?); in a script "
+            "that starts fresh interpreters for its workers (on Windows and macOS, or "
+            "when other threads run), call sweep under `if __name__ == '__main__':`, "
+            "as Python's multiprocessing requires; processes=1 runs the sweep in this "
+            "process, where any error shows as it is") from error
     finally:
         # on a failure (an interrupt too) the runs not started yet are dropped
         workers.shutdown(cancel_futures=True)

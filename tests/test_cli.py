@@ -107,6 +107,9 @@ def test_report_reanalyses_a_saved_folder(tmp_path):
     (["sweep", "{scenario}", "--seeds", "3-1"], "runs backwards"),
     (["sweep", "{scenario}", "--seeds", "one"], "give seeds as"),
     (["sweep", "{scenario}", "--out", "/nonexistent/t.csv"], "cannot write the table"),
+    (["sweep", "{scenario}", "--over", "seed=1,2"], "--seeds"),
+    (["sweep", "{scenario}", "--over", "workload.rate=5", "--over", "workload.rate=6"],
+     "more than once"),
 ])
 def test_bad_input_is_one_line_and_exit_status_2(args, words):
     scenario = str(ROOT / "scenarios/partition.yaml")

@@ -5,13 +5,15 @@ import os
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 import simulator
 from simulator import sweeps
-from simulator.errors import ScenarioError
+from simulator.errors import ScenarioError, SedimentError
 
 ROOT = Path(__file__).resolve().parent.parent
 PARTITION = ROOT / "scenarios" / "partition.yaml"
@@ -79,8 +81,13 @@ def test_one_process_runs_everything_here():
     assert set(table["value"]) == {os.getpid()}
 
 
+def _slow_pid(_result):
+    time.sleep(0.3)  # long enough that the other worker takes the next run
+    return os.getpid()
+
+
 def test_several_processes_share_the_runs():
-    table = _sweep(seeds=[1, 2, 3, 4], measure=_pid, processes=2)
+    table = _sweep(seeds=[1, 2, 3, 4], measure=_slow_pid, processes=2)
     assert os.getpid() not in set(table["value"])
     assert len(set(table["value"])) == 2
 
@@ -102,7 +109,8 @@ def test_fresh_interpreters_run_the_runs_and_the_caller_s_measure_is_applied_her
 
 
 def test_workers_are_forked_from_this_process_only_when_no_other_thread_runs(monkeypatch):
-    assert sweeps._start_method() == "fork"
+    if threading.active_count() == 1:
+        assert sweeps._start_method() == "fork"
     with monkeypatch.context() as patch:
         patch.setattr(sys, "platform", "darwin")  # forking is not safe on macOS
         assert sweeps._start_method() == "spawn"
@@ -141,10 +149,35 @@ def test_seeds_are_given_as_seeds():
         _sweep({"seed": [1, 2]})
 
 
-@pytest.mark.parametrize("processes", [0, -1, 1.5])
+@pytest.mark.parametrize("processes", [0, -1, 1.5, True])
 def test_processes_must_be_a_positive_whole_number(processes):
     with pytest.raises(ValueError, match="processes"):
         _sweep(processes=processes)
+
+
+def test_processes_may_be_any_whole_number_type():
+    assert len(_sweep(seeds=[1, 2], processes=np.int64(2), measure=_pid)) == 2
+
+
+def test_no_seeds_is_refused():
+    with pytest.raises(ValueError, match="seeds"):
+        _sweep(seeds=[])
+
+
+class Unpicklable(Exception):
+    def __init__(self, what, why):  # pickled with one argument, rebuilt with two
+        super().__init__(f"{what}: {why}")
+
+
+def test_an_error_that_cannot_come_back_says_so_and_keeps_its_cause():
+    def broken(_result):
+        raise Unpicklable("measure", "broken")
+
+    with pytest.raises(SedimentError, match="could not send back") as caught:
+        _sweep(seeds=[1, 2], measure=broken, processes=2)
+    assert caught.value.__cause__ is not None
+    with pytest.raises(Unpicklable):  # in this process it shows as it is
+        _sweep(seeds=[1, 2], measure=broken, processes=1)
 
 
 def _sweep_in_a_pool_worker(_):
