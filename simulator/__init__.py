@@ -38,13 +38,13 @@ def run(scenario, seed: int | None = None, *, overrides=(), progress=None, **val
     return Result(simulate(loaded, seed, progress), loaded)
 
 
-def sweep(scenario, grid=None, *, seeds=None, measure=None, processes=None, overrides=(),
-          **values):
+def sweep(scenario, grid=None, *, seeds=None, measure=None, processes=None, progress=None,
+          overrides=(), **values):
     """Run ``scenario`` for every combination of ``grid`` values and ``seeds``, on
     every core; one row per run (see :func:`simulator.sweeps.sweep`)."""
     from .sweeps import sweep as run_sweep
     return run_sweep(scenario, grid, seeds=seeds, measure=measure, processes=processes,
-                     overrides=overrides, **values)
+                     progress=progress, overrides=overrides, **values)
 
 
 def analyse(history):

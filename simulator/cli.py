@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import json
+import math
 import sys
 import time
 from pathlib import Path
@@ -58,8 +59,8 @@ def _scenario_path(text: str) -> str:
 class _Progress:
     """A progress bar on a terminal, shown only once a run has taken a second."""
 
-    def __init__(self, total: float, enabled: bool) -> None:
-        self.total, self.enabled = total, enabled
+    def __init__(self, total: float, enabled: bool, label: str = "simulating") -> None:
+        self.total, self.enabled, self.label = total, enabled, label
         self.started = time.monotonic()
         self.bar = None
         self.done = 0.0
@@ -70,7 +71,7 @@ class _Progress:
         if self.bar is None:
             if time.monotonic() - self.started < 1.0:
                 return
-            self.bar = click.progressbar(length=1000, label="simulating", file=sys.stderr,
+            self.bar = click.progressbar(length=1000, label=self.label, file=sys.stderr,
                                          show_eta=True)
             self.bar.__enter__()
         step = int(1000 * now / self.total) - int(self.done)
@@ -179,9 +180,15 @@ def sweep(scenario, grid, seeds, overrides, duration, processes, out):
         if repeated:
             raise SedimentError(f"--over gives {', '.join(repeated)} more than once: "
                                 f"list all its values in one --over")
-        table = run_sweep(_scenario_path(scenario), dict(paths),
-                          seeds=_seeds_option(seeds), processes=processes,
-                          overrides=overrides, duration=duration)
+        seeds = _seeds_option(seeds)
+        runs = math.prod(len(values) for _, values in paths) * len(seeds or [None])
+        progress = _Progress(runs, enabled=sys.stderr.isatty(), label=f"{runs} runs")
+        try:
+            table = run_sweep(_scenario_path(scenario), dict(paths), seeds=seeds,
+                              processes=processes, overrides=overrides, duration=duration,
+                              progress=lambda done, _: progress(done))
+        finally:
+            progress.close()
         if out:
             try:
                 csvfile.write(table, out)

@@ -47,7 +47,8 @@ _WORK: tuple | None = None
 
 def sweep(scenario, grid: Mapping[str, Iterable] | None = None, *,
           seeds: Iterable[int] | None = None, measure: Callable | None = None,
-          processes: int | None = None, overrides=(), **values) -> pd.DataFrame:
+          processes: int | None = None, progress: Callable | None = None,
+          overrides=(), **values) -> pd.DataFrame:
     """Run ``scenario`` for every combination of ``grid`` values and ``seeds``.
 
     ``grid`` maps scenario paths (``"components.cache.ttl"``, as ``--set``
@@ -57,7 +58,8 @@ def sweep(scenario, grid: Mapping[str, Iterable] | None = None, *,
     :class:`~simulator.result.Result` into the run's columns (a dict; any
     other value becomes one column, ``value``); by default the run's CAP row.
     ``processes`` worker processes share the runs (default: one per core;
-    ``1`` runs them here, one after the other).
+    ``1`` runs them here, one after the other).  ``progress(done, total)`` is
+    called as the rows come in.
 
     Returns one row per run, in grid order (the first path varies slowest,
     the seed fastest): a column per grid path, ``seed``, then the measure's
@@ -81,7 +83,7 @@ def sweep(scenario, grid: Mapping[str, Iterable] | None = None, *,
             loaded = load(scenario, overrides, seed=seed, **{**values, **chosen})
             runs.append({**chosen, "seed": loaded.seed})
             scenarios.append(loaded)
-    measured = _run_all(scenarios, measure or cap, processes)
+    measured = _run_all(scenarios, measure or cap, processes, progress or _quiet)
     rows = []
     for row, value in zip(runs, measured):
         if not isinstance(value, Mapping):
@@ -122,14 +124,28 @@ def _columns(rows: list[dict], runs: list[dict]) -> list[str]:
     return columns
 
 
-def _run_all(scenarios: list, measure: Callable, processes: int | None) -> list:
-    """``measure`` of the run of every scenario, in order."""
+def _quiet(done: int, total: int) -> None:
+    pass
+
+
+def _run_all(scenarios: list, measure: Callable, processes: int | None,
+             progress: Callable) -> list:
+    """``measure`` of the run of every scenario, in order; ``progress`` after each."""
+    total = len(scenarios)
+
+    def counted(values) -> list:
+        rows = []
+        for value in values:
+            rows.append(value)
+            progress(len(rows), total)
+        return rows
+
     if processes is None:
         processes = os.cpu_count() or 1
     processes = min(processes, len(scenarios))
     if processes <= 1 or multiprocessing.current_process().daemon:
         # (a multiprocessing pool's worker is daemonic and may not have children)
-        return [measure(_run(loaded)) for loaded in scenarios]
+        return counted(measure(_run(loaded)) for loaded in scenarios)
     method = _start_method()
     context = multiprocessing.get_context(method)
     if method == "fork":
@@ -152,7 +168,7 @@ def _run_all(scenarios: list, measure: Callable, processes: int | None) -> list:
                                   initargs=(scenarios, sent))
     try:
         results = workers.map(_one, range(len(scenarios)))
-        return [result if sent is not None else measure(result) for result in results]
+        return counted(result if sent is not None else measure(result) for result in results)
     except BrokenProcessPool as error:
         raise SedimentError(
             "a sweep's worker process died, or could not send back what it got "

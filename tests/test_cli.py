@@ -227,3 +227,19 @@ def test_sweep_prints_a_row_per_run_and_writes_every_column(tmp_path):
     written = pd.read_csv(out, keep_default_na=False)
     assert list(written.columns) == list(expected.columns)
     pd.testing.assert_frame_equal(written, expected, check_dtype=False)
+
+
+def test_sweep_shows_its_runs_progress(monkeypatch):
+    from simulator import cli
+    seen = []
+
+    class Recorded(cli._Progress):
+        def __call__(self, now):
+            seen.append((now, self.total, self.label))
+            super().__call__(now)
+
+    monkeypatch.setattr(cli, "_Progress", Recorded)
+    result = invoke("sweep", ROOT / "scenarios/partition.yaml", "--over",
+                    "components.cache.ttl=1s,60s", "--seeds", "1-2", *SMALL)
+    assert result.exit_code == 0, result.output
+    assert seen == [(n, 4, "4 runs") for n in (1, 2, 3, 4)]

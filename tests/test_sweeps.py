@@ -232,3 +232,11 @@ def test_a_failed_sweep_drops_the_runs_not_started_yet(tmp_path):
     with pytest.raises(ValueError, match="first run"):
         _sweep(seeds=range(1, 13), measure=first_fails, processes=2)
     assert len(log.read_text().split()) < 12
+
+
+@pytest.mark.parametrize("processes", [1, 2])
+def test_progress_is_told_of_every_row_as_it_comes_in(processes):
+    calls = []
+    _sweep({TTL: ["1s", "60s"]}, seeds=[1, 2], processes=processes,
+           progress=lambda done, total: calls.append((done, total)))
+    assert calls == [(1, 4), (2, 4), (3, 4), (4, 4)]
