@@ -118,7 +118,8 @@ def _checked_grid(grid) -> dict:
 
 
 def _columns(rows: list[dict], runs: list[dict]) -> list[str]:
-    columns = list(runs[0]) if runs else ["seed"]
+    """The grid's columns and ``seed``, then every measured column in order of appearance."""
+    columns = list(runs[0])
     for row in rows:
         columns += [k for k in row if k not in columns]
     return columns
