@@ -52,8 +52,10 @@ def sweep(scenario, grid: Mapping[str, Iterable] | None = None, *,
     """Run ``scenario`` for every combination of ``grid`` values and ``seeds``.
 
     ``grid`` maps scenario paths (``"components.cache.ttl"``, as ``--set``
-    takes them) to the values to try; ``seeds`` defaults to the scenario's own
-    seed.  ``overrides`` and ``values`` apply to every run, as in
+    takes them) to the values to try, and every combination runs; or it lists
+    the combinations themselves, each a mapping of the same paths to one value
+    (``[{"components.kv.read_quorum": 1, "components.kv.write_quorum": 1},
+    ...]``).  ``seeds`` defaults to the scenario's own seed.  ``overrides`` and ``values`` apply to every run, as in
     :func:`simulator.run`.  ``measure(result)`` turns a
     :class:`~simulator.result.Result` into the run's columns (a dict; any
     other value becomes one column, ``value``); by default the run's CAP row.
@@ -66,8 +68,8 @@ def sweep(scenario, grid: Mapping[str, Iterable] | None = None, *,
     columns (a measure's column named like an earlier one is left out).
     """
     from .scenario import load
-    grid = _checked_grid(grid)
-    if "seed" in values or "seed" in grid:
+    combinations = _combinations(grid)
+    if "seed" in values or any("seed" in chosen for chosen in combinations):
         raise TypeError("a sweep takes its seeds as seeds=[...]")
     seeds = list(seeds) if seeds is not None else [None]
     if not seeds:
@@ -77,8 +79,7 @@ def sweep(scenario, grid: Mapping[str, Iterable] | None = None, *,
         raise ValueError(f"processes must be a positive whole number, got {processes!r}")
     processes = None if processes is None else int(processes)
     runs, scenarios = [], []
-    for combination in itertools.product(*grid.values()):
-        chosen = dict(zip(grid, combination))
+    for chosen in combinations:
         for seed in seeds:
             loaded = load(scenario, overrides, seed=seed, **{**values, **chosen})
             runs.append({**chosen, "seed": loaded.seed})
@@ -100,12 +101,26 @@ def cap(result) -> dict:
     return {k: v for k, v in row.items() if k not in ("scenario", "seed")}
 
 
-def _checked_grid(grid) -> dict:
+def _combinations(grid) -> list[dict]:
+    """The combinations a grid stands for, each ``{path: value}``, in order."""
     if grid is None:
-        return {}
+        return [{}]
+    if not isinstance(grid, Mapping) and isinstance(grid, Iterable) and \
+            not isinstance(grid, (str, bytes)):
+        combinations = [dict(c) if isinstance(c, Mapping) else c for c in grid]
+        if not combinations:
+            raise ValueError("grid lists no combination: give at least one")
+        for combination in combinations:
+            if not isinstance(combination, Mapping):
+                raise TypeError(f"a grid that lists combinations lists mappings of paths "
+                                f"to values, got {combination!r}")
+            if list(combination) != list(combinations[0]):
+                raise ValueError(f"every combination of the grid sets the same paths: "
+                                 f"{list(combinations[0])} and then {list(combination)}")
+        return [{str(k): v for k, v in c.items()} for c in combinations]
     if not isinstance(grid, Mapping):
         raise TypeError("grid maps scenario paths to the values to try, for example "
-                        "{'components.cache.ttl': ['5s', '60s']}")
+                        "{'components.cache.ttl': ['5s', '60s']}, or lists combinations")
     checked = {}
     for path, choices in grid.items():
         if isinstance(choices, (str, bytes, Mapping)) or not isinstance(choices, Iterable):
@@ -114,7 +129,7 @@ def _checked_grid(grid) -> dict:
         if not choices:
             raise ValueError(f"grid[{path!r}] is empty: give at least one value")
         checked[str(path)] = choices
-    return checked
+    return [dict(zip(checked, values)) for values in itertools.product(*checked.values())]
 
 
 def _columns(rows: list[dict], runs: list[dict]) -> list[str]:

@@ -240,3 +240,33 @@ def test_progress_is_told_of_every_row_as_it_comes_in(processes):
     _sweep({TTL: ["1s", "60s"]}, seeds=[1, 2], processes=processes,
            progress=lambda done, total: calls.append((done, total)))
     assert calls == [(1, 4), (2, 4), (3, 4), (4, 4)]
+
+
+QUORUM = ROOT / "scenarios" / "quorum.yaml"
+R, W = "components.kv.read_quorum", "components.kv.write_quorum"
+
+
+def test_a_grid_may_list_its_combinations():
+    # the (R, W) pairs of a quorum lesson are not every combination of R and W
+    pairs = [{R: 1, W: 1}, {R: 1, W: 2}, {R: 2, W: 2}]
+    table = simulator.sweep(QUORUM, pairs, seeds=[1, 2], duration="5s", faults=[],
+                            measure=lambda result: result.summary["reads"]["stale"])
+    assert list(table.columns) == [R, W, "seed", "value"]
+    assert list(zip(table[R], table[W], table["seed"])) == [
+        (1, 1, 1), (1, 1, 2), (1, 2, 1), (1, 2, 2), (2, 2, 1), (2, 2, 2)]
+    for row in table.to_dict("records"):
+        alone = simulator.run(QUORUM, row["seed"], duration="5s", faults=[],
+                              **{R: row[R], W: row[W]})
+        assert row["value"] == alone.summary["reads"]["stale"]
+    assert table.loc[table[R] + table[W] > 3, "value"].eq(0).all()  # overlapping quorums
+
+
+@pytest.mark.parametrize("grid, error, words", [
+    ([], ValueError, "no combination"),
+    ([{R: 1, W: 1}, {R: 2}], ValueError, "same paths"),
+    ([{R: 1}, 2], TypeError, "mappings"),
+    ([{"seed": 1}], TypeError, r"seeds=\["),
+])
+def test_a_list_of_combinations_must_be_mappings_of_the_same_paths(grid, error, words):
+    with pytest.raises(error, match=words):
+        simulator.sweep(QUORUM, grid, duration="5s", faults=[])
