@@ -5,9 +5,10 @@
     ...                         {"components.cache.ttl": ["5s", "30s", "60s"]},
     ...                         seeds=[1, 2, 3])                # doctest: +SKIP
 
-runs every combination of the ``grid`` values with every seed and returns one
-row per run: the values, the seed and what ``measure`` takes from the run (by
-default its CAP/PACELC row, :func:`~simulator.analysis.cap_row`).
+runs every combination of the ``grid`` values (or each combination it lists)
+with every seed and returns one row per run: the values, the seed and what
+``measure`` takes from the run (by default its CAP/PACELC row,
+:func:`~simulator.analysis.cap_row`).
 
 Each run is exactly ``simulator.run(scenario, seed, **values)``, so a row does
 not depend on how many processes ran the sweep or in which order they
@@ -21,8 +22,9 @@ Workers are forked from this process where that is safe (Linux, no other
 thread).  Elsewhere, and in Jupyter (whose kernel runs threads), they start
 as fresh interpreters, which cannot import a notebook's functions: a measure
 other than the default one is then applied here, to each run as it comes
-back (each run's whole result then travels back, one at a time).  A script run that way must call ``sweep`` under
-``if __name__ == "__main__":``, as Python's multiprocessing requires.
+back (each run's whole result then travels back, one at a time).  A script
+run that way must call ``sweep`` under ``if __name__ == "__main__":``, as
+Python's multiprocessing requires.
 """
 
 from __future__ import annotations
@@ -45,7 +47,7 @@ from .errors import SedimentError
 _WORK: tuple | None = None
 
 
-def sweep(scenario, grid: Mapping[str, Iterable] | None = None, *,
+def sweep(scenario, grid: Mapping[str, Iterable] | Iterable[Mapping] | None = None, *,
           seeds: Iterable[int] | None = None, measure: Callable | None = None,
           processes: int | None = None, progress: Callable | None = None,
           overrides=(), **values) -> pd.DataFrame:
@@ -55,8 +57,8 @@ def sweep(scenario, grid: Mapping[str, Iterable] | None = None, *,
     takes them) to the values to try, and every combination runs; or it lists
     the combinations themselves, each a mapping of the same paths to one value
     (``[{"components.kv.read_quorum": 1, "components.kv.write_quorum": 1},
-    ...]``).  ``seeds`` defaults to the scenario's own seed.  ``overrides`` and ``values`` apply to every run, as in
-    :func:`simulator.run`.  ``measure(result)`` turns a
+    ...]``).  ``seeds`` defaults to the scenario's own seed.  ``overrides``
+    and ``values`` apply to every run, as in :func:`simulator.run`.  ``measure(result)`` turns a
     :class:`~simulator.result.Result` into the run's columns (a dict; any
     other value becomes one column, ``value``); by default the run's CAP row.
     ``processes`` worker processes share the runs (default: one per core;
