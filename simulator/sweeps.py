@@ -58,9 +58,10 @@ def sweep(scenario, grid: Mapping[str, Iterable] | Iterable[Mapping] | None = No
     the combinations themselves, each a mapping of the same paths to one value
     (``[{"components.kv.read_quorum": 1, "components.kv.write_quorum": 1},
     ...]``).  ``seeds`` defaults to the scenario's own seed.  ``overrides``
-    and ``values`` apply to every run, as in :func:`simulator.run`.  ``measure(result)`` turns a
-    :class:`~simulator.result.Result` into the run's columns (a dict; any
-    other value becomes one column, ``value``); by default the run's CAP row.
+    and ``values`` apply to every run, as in :func:`simulator.run`.
+    ``measure(result)`` turns a :class:`~simulator.result.Result` into the
+    run's columns (a dict; any other value becomes one column, ``value``); by
+    default the run's CAP row.
     ``processes`` worker processes share the runs (default: one per core;
     ``1`` runs them here, one after the other).  ``progress(done, total)`` is
     called as the rows come in.
