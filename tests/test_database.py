@@ -197,6 +197,48 @@ def test_a_silent_replica_costs_one_message_a_retry_however_much_waits(cut):
     assert len(after) >= 2 and after[1] <= after[0] + 2 * L + D + 1e-9
 
 
+@pytest.mark.parametrize("applier", ["parallel", "single"])
+def test_sync_writes_held_by_a_silent_replica_commit_once_the_probe_is_answered(applier):
+    # Sync replication: every write made while the replica is cut off waits for
+    # its acknowledgement.  The primary only probes the silent replica; the
+    # probe's acknowledgement after the heal sends everything due, and the
+    # waiting writes commit then, in version order, with none left pending.
+    retry, start, end = 0.2, 1.0, 4.0
+    data = scenario(db={"replicas": 1, "replication": "sync", "replication_retry": retry,
+                        "applier": applier},
+                    duration=f"{end}s", api={"database_timeout": "10s", "workers": 1000},
+                    workload={"rate": 100, "read_fraction": 0.0, "keys": 20, "timeout": "10s"},
+                    faults=[{"kind": "partition", "isolate": "db-replica-1",
+                             "start": start, "end": end}])
+    world = world_of(data, seed=2)
+    primary = world.network.nodes["db-primary"]
+    h = world.run()
+    held_back = h.truth[h.truth["commit_s"] > end]
+    assert len(held_back) > 200  # three seconds of writes waited for the heal
+    assert not h.truth["commit_s"].between(start + 2 * L + 2 * D, end).any()
+    # The probe goes at the first check after the heal, and its write commits a
+    # round trip and a disk write later.  Its acknowledgement sends at once every
+    # entry due by then; the ones shipped less than a retry before it go when
+    # they fall due, not at the next probe's time.  The replica writes them in
+    # parallel or, single, one at a time.
+    probed = held_back["commit_s"].min()
+    assert probed <= end + retry + 2 * L + D + 1e-9
+    shipped = h.ops.set_index("index").loc[held_back["writer"], "invoke_s"].to_numpy() \
+        + 2 * L + D  # client -> api -> primary, its disk
+    assert (shipped + retry > probed).sum() >= 5  # some were not due yet at the heal
+    disks = 1 if applier == "parallel" else len(held_back) - 1
+    bound = np.maximum(probed, shipped + retry) + 2 * L + disks * D + 1e-9
+    assert (held_back["commit_s"].to_numpy() <= bound).all()
+    for _, rows in held_back.groupby("key"):
+        assert rows.sort_values("version")["commit_s"].is_monotonic_increasing
+    assert not any(primary.pending.values())
+    ops = h.ops[h.ops["op"] == "write"]
+    assert (ops["status"] == "ok").all()
+    replica = h.copies[h.copies["copy"] == "db-replica-1"]
+    for key, rows in h.truth.groupby("key"):
+        assert held_at(replica, "db-replica-1", key, bound.max()) == rows["version"].max()
+
+
 def test_a_primary_paused_then_crashed_still_sends_again_what_a_replica_missed():
     # The resend alarm fell due while the primary was paused, and the crash dropped
     # it with the rest of the pause's backlog: the primary used to believe an alarm

@@ -427,9 +427,12 @@ def test_a_resend_alarm_from_an_earlier_leadership_does_nothing():
     node.unacked["db-replica-1"].append((0.0, 0, 5, node.epoch))
     shipped = []
     node._ship = lambda replica, key, version: shipped.append((replica, key, version))
-    node._resend(("db-replica-1", 1, node.epoch))  # armed while it led term 1
+    node.resend_due["db-replica-1"] = 0.0
+    node._resend(("db-replica-1", 1, node.epoch, 0.0))  # armed while it led term 1
     assert shipped == []
-    node._resend(("db-replica-1", 3, node.epoch - 1))  # armed before a crash
+    node._resend(("db-replica-1", 3, node.epoch - 1, 0.0))  # armed before a crash
     assert shipped == []
-    node._resend(("db-replica-1", 3, node.epoch))
+    node._resend(("db-replica-1", 3, node.epoch, 0.1))  # replaced by an earlier alarm
+    assert shipped == []
+    node._resend(("db-replica-1", 3, node.epoch, 0.0))
     assert shipped == [("db-replica-1", 0, 5)]

@@ -11,9 +11,10 @@ replica a replication log: entries arrive in order (FIFO links) and are
 written one at a time.  Replication is reliable in the end: an entry a replica
 has not acknowledged is sent again every ``replication_retry`` while the
 replica answers; once it has been silent for a retry, only its oldest
-unacknowledged entry is, once a retry, until an acknowledgement comes back
-and everything due is sent again.  So a replica cut off by a partition
-catches up after the heal, and a long partition costs one message a retry.
+unacknowledged entry is, once a retry, until an acknowledgement comes back:
+then everything due is sent again, and the rest as it falls due.  So a
+replica cut off by a partition catches up after the heal, and a long
+partition costs one message a retry.
 Replicas apply by version and never go back to an older one, except when
 they rejoin after a failover (below).  Committed data and replica contents are
 durable: a crash loses only writes still in flight.
@@ -106,9 +107,10 @@ class DatabaseNode(Node):
         self.pending: dict[int, list] = {}  # key -> [[version, acks_needed, message, writer]...]
         self.acked: dict[str, dict[int, int]] = {r: {} for r in self.others}
         # Entries shipped and not yet known to be acknowledged, per replica, in
-        # the order they become due for a resend; one alarm per replica.
+        # the order they become due for a resend; one alarm per replica, due at
+        # ``resend_due`` (None: none armed; an alarm due at another time is void).
         self.unacked: dict[str, deque] = {r: deque() for r in self.others}
-        self.resend_armed: dict[str, bool] = dict.fromkeys(self.others, False)
+        self.resend_due: dict[str, float | None] = dict.fromkeys(self.others)
         #: when each replica last acknowledged anything, and whether it has gone
         #: silent (only the oldest entry is being sent again, as a probe)
         self.heard: dict[str, float] = dict.fromkeys(self.others, self.sim.env._now)
@@ -173,11 +175,15 @@ class DatabaseNode(Node):
 
     def _ship(self, replica: str, key: int, version: int) -> None:
         self.network.send(self.name, replica, "apply", (key, version, self.term))
-        self.unacked[replica].append((self.sim.env._now + self.db.retry, key, version,
-                                      self.epoch))
-        if not self.resend_armed[replica]:
-            self.resend_armed[replica] = True
-            self.after(self.db.retry, self._resend, (replica, self.term, self.epoch))
+        due = self.sim.env._now + self.db.retry
+        self.unacked[replica].append((due, key, version, self.epoch))
+        if self.resend_due[replica] is None:
+            self._arm(replica, due)
+
+    def _arm(self, replica: str, due: float) -> None:
+        """Set ``replica``'s resend alarm for ``due``; one set before is void."""
+        self.resend_due[replica] = due
+        self.after(due - self.sim.env._now, self._resend, (replica, self.term, self.epoch, due))
 
     def _resend(self, item) -> None:
         """Send again what ``replica`` has not acknowledged within ``replication_retry``.
@@ -186,29 +192,32 @@ class DatabaseNode(Node):
         been silent for a retry (cut off, down, or its acknowledgements lost),
         only the oldest unacknowledged entry is, once a retry, as a probe; the
         first acknowledgement after the silence sends every due entry again
-        (:meth:`on_ack`).  A partition then costs one message a retry, where
-        sending every entry again every retry cost the square of its length.
+        and sets the alarm for the next one to fall due (:meth:`on_ack`).  A
+        partition then costs one message a retry, where sending every entry
+        again every retry cost the square of its length.
         """
-        replica, term, epoch = item
+        replica, term, epoch, due = item
         if self.role != PRIMARY or term != self.term or epoch != self.epoch:
             return  # an alarm from an earlier time this node led, or from before a stop
+        if self.resend_due[replica] != due:
+            return  # replaced by an earlier one when the replica answered again
         now = self.sim.env._now
         if now - self.heard[replica] > self.db.retry:
             queue = self._settled(replica)
             if not queue:
-                self.resend_armed[replica] = False
+                self.resend_due[replica] = None
                 return
             self.silent[replica] = True
             _, key, version, _ = queue[0]
             self.network.send(self.name, replica, "apply", (key, version, self.term))
-            self.after(self.db.retry, self._resend, item)
+            self._arm(replica, now + self.db.retry)
             return
         self._send_due(replica)
         queue = self.unacked[replica]
         if queue:
-            self.after(queue[0][0] - now, self._resend, item)
+            self._arm(replica, queue[0][0])
         else:
-            self.resend_armed[replica] = False
+            self.resend_due[replica] = None
 
     def _settled(self, replica: str) -> deque:
         """``replica``'s queue without the acknowledged or pre-crash entries at its head."""
@@ -249,9 +258,12 @@ class DatabaseNode(Node):
                 while queue and queue[0][1] <= 0 and not self.db.fenced(self):
                     entry_version, _, request, writer = queue.pop(0)
                     self._commit(key, entry_version, request, writer)
-        if self.silent[replica]:  # it answers again: everything due goes now
-            self.silent[replica] = False
-            self._send_due(replica)
+        if self.silent[replica]:  # it answers again: everything due goes now, and
+            self.silent[replica] = False  # what falls due later, when it does (not at
+            self._send_due(replica)  # the next probe's time)
+            queue, due = self._settled(replica), self.resend_due[replica]
+            if queue and (due is None or queue[0][0] < due):
+                self._arm(replica, queue[0][0])
 
     def on_sync(self, message) -> None:
         """A node rejoining under this primary's term asks for its whole contents."""
@@ -380,7 +392,8 @@ class DatabaseNode(Node):
             # Its alarms die with the process (one still waiting out a pause is
             # dropped, and the epoch silences the others): the restart arms new ones.
             for replica in self.others:
-                self.resend_armed[replica] = self.silent[replica] = False
+                self.resend_due[replica] = None
+                self.silent[replica] = False
 
     def on_start(self) -> None:
         if self.role != PRIMARY:
