@@ -160,13 +160,25 @@ probability = number(0.0, 1.0)
 probability.kind = "probability (0 to 1)"
 
 
-def duration(positive: bool = False) -> Validator:
+def duration(positive: bool = False, maximum: float | None = None,
+             why: str = "") -> Validator:
+    """A duration in seconds; at most ``maximum`` (``why`` says why, in the error)."""
     def check(value, path, ctx):
+        if isinstance(value, (dict, list)):
+            fixed = " (a fixed duration: no distribution here)" if isinstance(value, dict) \
+                and "dist" in value else ""
+            ctx.fail(path, f"expected a duration like '5ms' or '2s', got {_describe(value)}"
+                           f"{fixed}")
         try:
-            return parse_duration(value, allow_zero=not positive)
+            seconds = parse_duration(value, allow_zero=not positive)
         except ValueError as exc:
             ctx.fail(path, str(exc))
-    check.kind = "duration" + (" (> 0)" if positive else "")
+        if maximum is not None and seconds > maximum:
+            ctx.fail(path, f"must be at most {maximum:g}s{why}, got {seconds:g}s")
+        return seconds
+    bounds = (["> 0"] if positive else []) + (
+        [f"at most {maximum:g}s"] if maximum is not None else [])
+    check.kind = "duration" + (f" ({', '.join(bounds)})" if bounds else "")
     return check
 
 

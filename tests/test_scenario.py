@@ -130,6 +130,54 @@ def test_alias_bombs_are_refused(tmp_path):
     assert "too large" in error.message
 
 
+@pytest.mark.parametrize("opening, closing", [("[", "]"), ("{a: ", "}")])
+def test_nesting_deeper_than_the_stack_is_refused_with_its_line(tmp_path, opening, closing):
+    # the YAML composer recurses a level at a time: hundreds of levels used to
+    # end in a RecursionError before the depth was counted
+    error = error_of(tmp_path, GOOD + "x: " + opening * 600 + "1" + closing * 600 + "\n")
+    assert "too deeply nested" in error.message
+    assert error.line == GOOD.count("\n") + 1
+    with pytest.raises(ScenarioError, match="too deeply nested"):
+        load(write(tmp_path, GOOD), ["workload.rate=" + "[" * 600 + "]" * 600])
+
+
+def test_a_node_on_both_sides_of_a_partition_is_refused(tmp_path):
+    # a node in two groups was cut off from both; a component and its own node
+    # in two groups cut that node off from itself
+    error = error_of(tmp_path, GOOD.replace("[api-2, db]", "[api-2, db, api-1]"))
+    assert error.path == ("faults", 0, "groups", 1)
+    assert error.line == 10
+    assert "api-1 is in groups 0 and 1" in error.message
+    error = error_of(tmp_path, GOOD.replace("[[api-1, cache], [api-2, db]]",
+                                            "[[api-1, db], [api-2, db-primary]]"))
+    assert "db-primary is in groups 0 and 1" in error.message
+    error = error_of(tmp_path, GOOD.replace("groups: [[api-1, cache], [api-2, db]]",
+                                            "one_way: {from: [api-1, db], to: db-replica-1}"))
+    assert error.path == ("faults", 0, "one_way")
+    assert "db-replica-1 would be cut off from itself" in error.message
+
+
+def test_a_run_too_long_or_too_large_to_finish_is_refused(tmp_path):
+    error = error_of(tmp_path, GOOD, "duration=1e300s")
+    assert error.path == ("duration",) and "at most 1e+06s" in error.message
+    error = error_of(tmp_path, GOOD, "workload.rate=1e300")
+    assert error.path == ("workload", "rate")
+    assert "about 1e+301 operations" in error.message and "100,000,000" in error.message
+    # a closed loop's rate is not used: no limit from it
+    load(write(tmp_path, GOOD), ["workload.rate=1e300", "workload.arrivals=closed"])
+    load(write(tmp_path, GOOD), ["workload.rate=1e7"])  # 100 million exactly
+
+
+def test_messages_show_values_as_written(tmp_path):
+    # YAML reads 2001-12-14 as a date; no scenario value is one, so the text stays
+    error = error_of(tmp_path, GOOD.replace("ttl: 5s", "ttl: 2001-12-14"))
+    assert "got '2001-12-14'" in error.message
+    error = error_of(tmp_path, GOOD + "2001-12-14: 3\n")
+    assert "unknown key '2001-12-14'" in error.message
+    error = error_of(tmp_path, GOOD.replace("ttl: 5s", "ttl: {dist: uniform, low: 1s, high: 2s}"))
+    assert "got a mapping (a fixed duration: no distribution here)" in error.message
+
+
 def test_a_partition_needs_exactly_one_shape(tmp_path):
     error = error_of(tmp_path, GOOD.replace("    groups: [[api-1, cache], [api-2, db]]\n",
                                             "    isolate: db\n    groups: [[api-1], [db]]\n"))
@@ -160,6 +208,15 @@ def test_override_errors_name_the_override(tmp_path):
         load(path, ["workload.rate"])
     with pytest.raises(ScenarioError, match="there is no faults\\[3\\]"):
         load(path, ["faults.3.start=1s"])
+    # a mapping the override makes is the override's, not the file's
+    with pytest.raises(ScenarioError) as info:
+        load(path, ["components.nope.ttl=5s"])
+    assert "needs a 'kind' key" in info.value.message
+    assert "from --set components.nope.ttl=5s" in str(info.value)
+    assert info.value.line is None
+    # a run shortened by --duration says so when a fault no longer fits
+    with pytest.raises(ScenarioError, match=r"after the run ends \(4s, from --duration 4s\)"):
+        load(path, duration="4s")
 
 
 def test_missing_file_and_empty_file(tmp_path):

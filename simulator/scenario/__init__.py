@@ -118,6 +118,8 @@ def _set(data: dict, ctx: Context, path: tuple, value, origin: str) -> None:
         if isinstance(target, list) and isinstance(part, int) and part < len(target):
             target = target[part]
         elif isinstance(target, dict):
+            if part not in target:  # a mapping the override makes: it comes from there
+                ctx.override(path[:depth + 1], origin)
             target = target.setdefault(part, {})
         else:
             where = format_path(path[:depth + 1])

@@ -12,6 +12,14 @@ from ..schema import Context, Field, boolean, distribution, duration, integer, l
 
 _NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_.-]*$")
 
+#: The longest run: a million simulated seconds.  Monitors and retries tick
+#: for the whole run whatever the load, so a longer one would not finish.
+MAX_DURATION = 1e6
+#: The most operations an open-loop workload may be expected to send (rate
+#: times duration): the history takes about 400 bytes an operation in memory,
+#: and simulating one takes 20-40 us, so this is about 40 GB and an hour.
+MAX_OPERATIONS = 100_000_000
+
 
 def _scenario_name(value, path, ctx):
     """A name that can safely become a folder name."""
@@ -55,7 +63,9 @@ SCENARIO = record({
                   "short name, used for the results folder (a file's default: its name)"),
     "description": Field(text, "", "one line shown by `simulate list`"),
     "seed": Field(integer(0, 2**63 - 1), 1, "default seed of the run"),
-    "duration": Field(duration(positive=True), doc="how long clients send operations"),
+    "duration": Field(duration(positive=True, maximum=MAX_DURATION,
+                               why=" (about 11.6 days simulated)"),
+                      doc="how long clients send operations"),
     "network": Field(NETWORK, {}, "link defaults and overrides"),
     "components": Field(mapping_of(COMPONENT), doc="the topology: name -> component"),
     "workload": Field(workload, doc="the clients"),
@@ -151,6 +161,13 @@ def check_references(data: dict, ctx: Context) -> dict[str, list[str]]:
         check_names(("network", "links", i, "to"), rule["to"])
 
     run = data["duration"]
+    load = data["workload"]
+    if load["arrivals"] == "poisson" and load["rate"] * run > MAX_OPERATIONS:
+        ctx.fail(("workload", "rate"),
+                 f"{load['rate']:g} operations a second for {run:g}s is about "
+                 f"{load['rate'] * run:.3g} operations; a run takes at most "
+                 f"{MAX_OPERATIONS:,} (its history is kept in memory, about 400 bytes "
+                 f"an operation)")
     seen: set[str] = set()
     counts: dict[str, int] = {}
     for i, fault in enumerate(data["faults"]):
@@ -188,12 +205,28 @@ def check_references(data: dict, ctx: Context) -> dict[str, list[str]]:
             where = path + ("end",) if end is not None else path + ("duration",)
             ctx.fail(where, f"the fault must end after it starts; it starts at "
                             f"{fault['start']:g}s and ends at {fault['end']:g}s")
+        # the run's length may come from elsewhere than the fault (--duration)
+        origin = ctx.overrides.get(("duration",))
+        ends = f"{run:g}s" + (f", from {origin}" if origin else "")
         if fault["start"] >= run:
             ctx.fail(path + ("start",), f"the fault starts at {fault['start']:g}s, after the "
-                                        f"run ends ({run:g}s)")
+                                        f"run ends ({ends})")
         if fault["end"] > run + 1e-9:
             ctx.fail(path, f"the fault lasts until {fault['end']:g}s, after the run ends "
-                           f"({run:g}s); every fault is healed within the run")
+                           f"({ends}); every fault is healed within the run")
+    return nodes
+
+
+def _nodes_of(names: list, components, owner: dict) -> set:
+    """The nodes a list of node and component names (or ``*``) stands for."""
+    nodes = set()
+    for name in names:
+        if name == "*":
+            nodes |= set(owner)
+        elif name in components:
+            nodes |= {n for n, c in owner.items() if c == name}
+        else:
+            nodes.add(name)
     return nodes
 
 
@@ -206,27 +239,31 @@ def _check_fault_targets(fault, path, ctx, check_names, of_kind, components, own
                            "or 'shape'" + (f"; got {', '.join(given)}" if given else ""))
         if fault["shape"] is not None:
             check_names(path + ("among",), fault["among"])
-            among = set()
-            for name in fault["among"]:
-                if name == "*":
-                    among |= set(owner)
-                elif name in components:
-                    among |= {n for n, c in owner.items() if c == name}
-                else:
-                    among.add(name)
+            among = _nodes_of(fault["among"], components, owner)
             if len(among - {CLIENT}) < 2:
                 ctx.fail(path + ("among",), "a partition shape needs at least 2 nodes "
                                             "(other than the client) to split")
         elif fault["among"] != ["*"]:
             ctx.fail(path + ("among",), "'among' goes with 'shape'")
         elif fault["groups"] is not None:
+            side: dict[str, int] = {}  # node -> the first group it is in
             for j, group in enumerate(fault["groups"]):
                 check_names(path + ("groups", j), group)
+                for node in _nodes_of(group, components, owner):
+                    if side.setdefault(node, j) != j:
+                        ctx.fail(path + ("groups", j),
+                                 f"{node} is in groups {side[node]} and {j}: a node is on "
+                                 f"one side of a partition")
         elif fault["isolate"] is not None:
             check_names(path + ("isolate",), fault["isolate"])
         else:
             check_names(path + ("one_way", "from"), fault["one_way"]["from"])
             check_names(path + ("one_way", "to"), fault["one_way"]["to"])
+            both = _nodes_of(fault["one_way"]["from"], components, owner) & \
+                _nodes_of(fault["one_way"]["to"], components, owner)
+            if both:
+                ctx.fail(path + ("one_way",), f"{', '.join(sorted(both))} would be cut off "
+                                              f"from itself: 'from' and 'to' share it")
     elif kind == "degrade":
         check_names(path + ("from",), fault["from"])
         check_names(path + ("to",), fault["to"])

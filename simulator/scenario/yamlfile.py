@@ -7,6 +7,8 @@ can point at the line a user has to fix.
 
 from __future__ import annotations
 
+import datetime
+
 import yaml
 
 from ..errors import ScenarioError
@@ -14,6 +16,7 @@ from ..errors import ScenarioError
 
 def load_yaml(text: str, source: str) -> tuple[object, dict[tuple, int]]:
     """Parse ``text`` safely; raise :class:`ScenarioError` on any YAML problem."""
+    _check_depth(text, source)
     try:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.MarkedYAMLError as exc:
@@ -36,6 +39,30 @@ def load_yaml(text: str, source: str) -> tuple[object, dict[tuple, int]]:
 MAX_VALUES = 200_000
 MAX_DEPTH = 40
 _COLLECTION_TAGS = {"tag:yaml.org,2002:map", "tag:yaml.org,2002:seq"}
+
+
+def _check_depth(text: str, source: str) -> None:
+    """Refuse nesting deeper than :data:`MAX_DEPTH` before composing the document.
+
+    PyYAML's parser is a state machine, but its composer recurses once a
+    level: a few hundred nested brackets would exhaust the stack before
+    :func:`_build` could count them.  (A syntax error is left to the composer,
+    which reports it with its line.)
+    """
+    starts = (yaml.MappingStartEvent, yaml.SequenceStartEvent)
+    ends = (yaml.MappingEndEvent, yaml.SequenceEndEvent)
+    depth = 0
+    try:
+        for event in yaml.parse(text, Loader=yaml.SafeLoader):
+            if isinstance(event, starts):
+                depth += 1
+                if depth > MAX_DEPTH + 1:  # the root collection is depth 1
+                    raise ScenarioError("this file is too deeply nested to be a scenario",
+                                        source=source, line=event.start_mark.line + 1)
+            elif isinstance(event, ends):
+                depth -= 1
+    except yaml.YAMLError:
+        return
 
 
 def _build(node, path, marks, constructor, source):
@@ -72,7 +99,9 @@ def _build(node, path, marks, constructor, source):
 
 def _scalar(node, constructor, source, path):
     try:
-        return constructor.construct_object(node, deep=True)
+        value = constructor.construct_object(node, deep=True)
+        # no scenario value is a date: keep the text, so a message shows what was written
+        return node.value if isinstance(value, datetime.date) else value
     except yaml.YAMLError as exc:
         raise ScenarioError(f"cannot read this value: {getattr(exc, 'problem', exc)}",
                             source=source, path=path, line=node.start_mark.line + 1) from None
