@@ -212,6 +212,8 @@ def _grid_option(text: str) -> tuple[str, list]:
     if not path.strip() or not values.strip():
         raise SedimentError(f"--over takes PATH=VALUES, for example "
                             f"'components.cache.ttl=[5s, 30s]', got {text!r}")
+    if not values.strip().startswith("[") and not all(p.strip() for p in values.split(",")):
+        raise SedimentError(f"--over {text}: a value between commas is empty")
     try:
         parsed = parse_value(values) if values.strip().startswith("[") else \
             [parse_value(part) for part in values.split(",")]
@@ -235,8 +237,15 @@ def _seeds_option(text: str | None) -> list[int] | None:
             raise SedimentError(f"--seeds {text}: give seeds as 1-10, 1,4,9 or 3") from None
         if last < first:
             raise SedimentError(f"--seeds {text}: the range {part.strip()} runs backwards")
+        if len(seeds) + last - first + 1 > MAX_SEEDS:  # before a list of them is made
+            raise SedimentError(f"--seeds {text}: that is more than {MAX_SEEDS:,} seeds "
+                                f"(at a second or more a run, days of runs)")
         seeds += range(first, last + 1)
     return seeds
+
+
+#: The most seeds ``simulate sweep --seeds`` takes (a run is a second or more).
+MAX_SEEDS = 100_000
 
 
 @main.command()
@@ -245,13 +254,18 @@ def _seeds_option(text: str | None) -> list[int] | None:
               help="Check with these overrides applied.")
 @click.option("--resolved", is_flag=True, help="Print the scenario with defaults filled in.")
 def check(scenario, overrides, resolved):
-    """Validate one or more scenario files without running them."""
+    """Validate one or more scenario files without running them.
+
+    Every file is checked; the status is 2 if any of them is broken."""
     from .scenario import load
+    broken = 0
     for path in scenario:
         try:
             loaded = load(_scenario_path(path), overrides)
         except SedimentError as error:
-            _fail(error)
+            click.echo(f"error: {error}", err=True)
+            broken += 1
+            continue
         if resolved:
             click.echo(loaded.to_yaml())
         else:
@@ -259,6 +273,8 @@ def check(scenario, overrides, resolved):
             counts = [_count(len(loaded.data["components"]), "component"),
                       _count(nodes, "node"), _count(len(loaded.data["faults"]), "fault")]
             click.echo(f"{path}: ok ({', '.join(counts)}, {loaded.duration:g}s)")
+    if broken:
+        sys.exit(2)
 
 
 @main.command()
@@ -308,7 +324,10 @@ def export(folder, fmt, out):
         return
     path = Path(out) if out else Path(folder) / ("history.edn" if fmt == "jepsen"
                                                  else "history.jsonl")
-    path.write_text(text)
+    try:
+        path.write_text(text)
+    except OSError as error:
+        _fail(SedimentError(f"{path}: cannot write the history ({error.strerror or error})"))
     click.echo(f"{path}: {text.count(chr(10))} events")
 
 

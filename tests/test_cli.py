@@ -108,6 +108,9 @@ def test_report_reanalyses_a_saved_folder(tmp_path):
     (["sweep", "{scenario}", "--seeds", "one"], "give seeds as"),
     (["sweep", "{scenario}", "--out", "/nonexistent/t.csv"], "cannot write the table"),
     (["sweep", "{scenario}", "--over", "seed=1,2"], "--seeds"),
+    (["sweep", "{scenario}", "--over", "components.cache.ttl=5s,,30s"], "is empty"),
+    (["sweep", "{scenario}", "--seeds", "1-1000000000"], "more than 100,000 seeds"),
+    (["export", str(ROOT / "scenarios"), "--out", "/nonexistent/h.edn"], "not a results"),
     (["sweep", "{scenario}", "--over", "workload.rate=5", "--over", "workload.rate=6"],
      "more than once"),
 ])
@@ -121,6 +124,32 @@ def test_bad_input_is_one_line_and_exit_status_2(args, words):
     assert words in process.stderr
     assert process.stderr.startswith("error: ")
     assert len(process.stderr.strip().splitlines()) == 1
+
+
+def test_check_reports_every_broken_file_not_only_the_first(tmp_path):
+    good = ROOT / "scenarios/partition.yaml"
+    empty, broken = tmp_path / "empty.yaml", tmp_path / "broken.yaml"
+    empty.write_text("")
+    broken.write_text("duration: [\n")
+    process = subprocess.run([sys.executable, "-m", "simulator", "check", str(broken),
+                              str(good), str(empty)], capture_output=True, text=True,
+                             timeout=60)
+    assert process.returncode == 2
+    assert f"{good}: ok" in process.stdout
+    errors = process.stderr.strip().splitlines()
+    assert len(errors) == 2
+    assert errors[0].startswith(f"error: {broken}, line 2: this is not valid YAML")
+    assert errors[1].startswith(f"error: {empty}: the file is empty")
+
+
+def test_export_to_a_folder_that_does_not_exist_is_an_error(tmp_path):
+    out = tmp_path / "run"
+    assert invoke(ROOT / "scenarios/partition.yaml", "--out", out, "--quiet",
+                  "--duration", "70s").exit_code == 0
+    result = CliRunner().invoke(main, ["export", str(out), "--out",
+                                       str(tmp_path / "missing" / "h.edn")])
+    assert result.exit_code == 2
+    assert "cannot write the history" in result.output
 
 
 def test_a_bad_file_error_names_file_line_and_path(tmp_path):
