@@ -109,3 +109,22 @@ def test_availability_by_on_an_empty_history():
     table = availability_by(make_history(), "node")
     assert len(table) == 0
     assert "availability" in table.columns
+
+
+def test_phantom_reads_are_counted_by_phase_beside_the_stale_ones():
+    # v1 is lost at 2.5 s (never part of the surviving truth): every read of it is a
+    # phantom, and the one invoked after v2 committed is stale as well.
+    history = make_history(
+        ops=[
+            ("read", 0, 1.5, 1.6, "ok", 1),  # before: phantom, not stale
+            ("read", 0, 3.0, 3.1, "ok", 1),  # during: phantom and stale
+            ("read", 0, 3.5, 3.6, "ok", 9),  # during: phantom (never written)
+            ("read", 0, 6.0, 6.1, "ok", 2),  # after: neither
+        ],
+        truth=[(0, 1, 1.0, 2.5), (0, 2, 2.0)],
+        faults=[("partition-1", "partition", 2.0, 4.0)],
+        duration=8,
+    )
+    table = phases(history).set_index("name")
+    assert table["phantom"].tolist() == [3, 1, 2, 0]
+    assert table["stale"].tolist() == [1, 0, 1, 0]

@@ -114,7 +114,8 @@ def test_phases_in_summary(run):
     assert [p["name"] for p in listed] == ["overall", "before partition-1", "during partition-1", "after partition-1"]
     assert listed[1] == {
         "name": "before partition-1", "fault": "partition-1", "start_s": 0.0, "end_s": 1.0,
-        "ops": 1, "availability": 1.0, "stale_fraction": None, "latency_p99_s": 0.5,
+        "ops": 1, "availability": 1.0, "stale_fraction": None, "phantom": 0,
+        "latency_p99_s": 0.5,
         "staleness_p99_s": None, "windows": 0, "window_max_s": None, "lost_writes": 0,
     }
     # During the partition [1, 3): the replica's window [1, 3), the idle replica's open
@@ -122,6 +123,7 @@ def test_phases_in_summary(run):
     # at 1.5 s missed the version committed at 1 s.
     during = listed[2]
     assert (during["windows"], during["window_max_s"], during["staleness_p99_s"]) == (3, 9.0, 0.5)
+    assert during["phantom"] == 1  # the cache's read of v9 at 2 s
     # ok latencies: 0.5 (before), 0.1 and 0.2 (during), none after.
     assert listed[0]["latency_p99_s"] == pytest.approx(np.percentile([0.5, 0.1, 0.2], 99))
     assert listed[2]["latency_p99_s"] == pytest.approx(np.percentile([0.1, 0.2], 99))
@@ -220,3 +222,28 @@ def test_summary_of_random_histories_is_plain_json():
         result = summary(random_history(seed))
         assert all_plain(result)
         json.dumps(result, allow_nan=False)
+
+
+def test_phantom_reads_that_are_also_stale_are_counted_and_shown_as_such():
+    from simulator.report import format_summary
+    lost = make_history(
+        ops=[("read", 0, 1.5, 1.6, "ok", 1), ("read", 0, 3.0, 3.1, "ok", 1),
+             ("read", 0, 3.5, 3.6, "ok", 2), ("read", 0, 3.6, 3.7, "ok", 9)],
+        truth=[(0, 1, 1.0, 2.5), (0, 2, 2.0)],  # v1 lost; v9 never written
+        faults=[("partition-1", "partition", 2.0, 4.0)], duration=8,
+        meta={"scenario": "lost", "seed": 1, "version": "0"})
+    result = summary(lost)
+    reads = result["reads"]
+    assert (reads["stale"], reads["phantom"], reads["phantom_and_stale"]) == (1, 3, 1)
+    text = format_summary(result)
+    assert "; 3 phantom (1 also stale)" in text
+    header = next(line for line in text.splitlines() if line.strip().startswith("phase"))
+    assert header.split()[-2:] == ["stale", "phantom"]
+    during = next(line for line in text.splitlines() if "during partition-1" in line)
+    assert during.split()[-1] == "2"
+    # without phantom reads, neither the note nor the column
+    plain_text = format_summary(summary(make_history(
+        ops=[("read", 0, 1.5, 1.6, "ok", 0)], truth=[(0, 1, 1.0)],
+        faults=[("partition-1", "partition", 2.0, 4.0)], duration=8,
+        meta={"scenario": "plain", "seed": 1, "version": "0"})))
+    assert "phantom" not in plain_text

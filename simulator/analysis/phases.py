@@ -35,6 +35,7 @@ PHASE_COLUMNS = [
     "reads_ok",
     "stale",
     "stale_fraction",
+    "phantom",
     "staleness_p99_s",
     "latency_p99_s",
     "windows",
@@ -105,7 +106,10 @@ def phases(history: History, stale: pd.DataFrame | None = None,
     """Availability, stale reads, latency and windows per phase (see the module docstring).
 
     ``stale`` and ``windows`` are the outputs of :func:`stale_reads` and
-    :func:`windows`, computed if not given.  ``staleness_p99_s`` is over the
+    :func:`windows`, computed if not given.  ``phantom`` counts the ``ok``
+    reads of a version the truth never committed (some are stale too, when a
+    newer version that survives had been committed before the read).
+    ``staleness_p99_s`` is over the
     stale reads invoked in the phase, ``latency_p99_s`` over its ``ok``
     operations; ``windows`` counts the windows that opened in the phase and
     ``window_max_s`` is the longest of them (open ones measured to the end);
@@ -128,7 +132,9 @@ def phases(history: History, stale: pd.DataFrame | None = None,
         history.ops["invoke_s"].to_numpy(np.float64), {s: status == s for s in STATUSES}, low, high
     )
     reads = _count_between(
-        stale["invoke_s"].to_numpy(np.float64), {"stale": stale["stale"].to_numpy(bool)}, low, high
+        stale["invoke_s"].to_numpy(np.float64),
+        {"stale": stale["stale"].to_numpy(bool), "phantom": stale["phantom"].to_numpy(bool)},
+        low, high,
     )
 
     table = bounds[["name", "fault", "start_s", "end_s"]].copy()
@@ -139,6 +145,7 @@ def phases(history: History, stale: pd.DataFrame | None = None,
     table["reads_ok"] = reads["all"].astype(np.int64)
     table["stale"] = reads["stale"].astype(np.int64)
     table["stale_fraction"] = ratio(reads["stale"], reads["all"])
+    table["phantom"] = reads["phantom"].astype(np.int64)
     is_stale = stale["stale"].to_numpy(bool)
     table["staleness_p99_s"] = _quantile_between(
         stale["invoke_s"].to_numpy(np.float64)[is_stale],

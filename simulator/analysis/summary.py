@@ -238,6 +238,9 @@ def summary(
             "stale": reads_stale,
             "stale_fraction": plain(reads_stale / reads_ok) if reads_ok else None,
             "phantom": int(stale["phantom"].sum()),
+            # a phantom read is stale too when a newer surviving version was
+            # committed before it: the two counts overlap by this much
+            "phantom_and_stale": int((stale["phantom"] & stale["stale"]).sum()),
             "max_missed_versions": int(stale["missed_versions"].max()) if reads_ok else 0,
             "max_staleness_s": plain(stale["staleness_s"].max()) if reads_stale else None,
         },
@@ -253,6 +256,7 @@ def summary(
                 "ops": int(row.ops),
                 "availability": plain(row.availability),
                 "stale_fraction": plain(row.stale_fraction),
+                "phantom": int(row.phantom),
                 "latency_p99_s": plain(row.latency_p99_s),
                 "staleness_p99_s": plain(row.staleness_p99_s),
                 "windows": int(row.windows),

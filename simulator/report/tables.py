@@ -29,7 +29,9 @@ def headline(summary: dict) -> list[tuple[str, str]]:
         ("availability", pct(summary["availability"])),
         ("stale reads", f"{reads['stale']} of {reads['ok']} ok reads "
                         f"({pct(reads['stale_fraction'])})"),
-        ("phantom reads", str(reads.get("phantom", 0))),
+        ("phantom reads", str(reads.get("phantom", 0)) + (
+            f" ({reads['phantom_and_stale']} of them also stale: a newer version that "
+            f"survives had been committed)" if reads.get("phantom_and_stale") else "")),
         ("lost writes", f"{summary['writes'].get('lost', 0)} of {summary['writes']['ok']} ok "
                         f"writes"),
         ("inconsistency windows", f"{windows['count']}, {windows['open_at_end']} still open "
@@ -85,12 +87,14 @@ def state_map(result) -> pd.DataFrame:
 
 def phases(summary: dict) -> pd.DataFrame:
     rows = [[p["name"], secs(p["start_s"]), secs(p["end_s"]), p.get("ops", ""),
-             pct(p["availability"]), pct(p["stale_fraction"]), secs(p.get("staleness_p99_s")),
+             pct(p["availability"]), pct(p["stale_fraction"]), p.get("phantom", ""),
+             secs(p.get("staleness_p99_s")),
              secs(p.get("latency_p99_s")), p.get("windows", ""), secs(p.get("window_max_s")),
              p.get("lost_writes", "")]
             for p in summary["phases"]]
     return pd.DataFrame(rows, columns=["phase", "from", "to", "operations", "availability",
-                                       "stale reads", "staleness p99", "latency p99",
+                                       "stale reads", "phantom reads", "staleness p99",
+                                       "latency p99",
                                        "windows opened", "longest window", "lost writes"])
 
 
