@@ -178,6 +178,7 @@ def load(folder: str | Path) -> History:
         if table in LATER and not (folder / f"{table}.csv").exists():
             continue  # written by an older version: empty
         dtypes = {c: (object if d == "str" else d) for c, d in columns.items()}
+        _check_whole(folder / f"{table}.csv")
         frames[table] = pd.read_csv(
             folder / f"{table}.csv", dtype=dtypes, keep_default_na=False,
             na_values={c: [""] for c, d in columns.items() if d == "float64"}
@@ -186,3 +187,16 @@ def load(folder: str | Path) -> History:
     if not isinstance(meta, dict):
         raise ValueError("history.json must hold a mapping")
     return History(meta=meta, **frames)
+
+
+def _check_whole(path: Path) -> None:
+    """Refuse a table cut short (a copy or a disk that stopped mid-way): every
+    saved table ends with a line break, and pandas would read the fields
+    missing from a cut last row as empty strings without a word."""
+    with open(path, "rb") as file:
+        file.seek(0, 2)
+        if file.tell() == 0:
+            raise ValueError(f"{path.name} is empty")
+        file.seek(-1, 2)
+        if file.read(1) != b"\n":
+            raise ValueError(f"{path.name} is cut short: its last line is incomplete")

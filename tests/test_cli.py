@@ -210,6 +210,21 @@ def test_report_on_a_damaged_folder_is_an_error_not_a_traceback(tmp_path):
         assert result.exit_code == 2 and "not a results folder" in result.output
 
 
+def test_report_on_a_table_cut_short_is_an_error(tmp_path):
+    # a cut last row used to be read with its missing fields empty, and the run
+    # re-analysed as if it had had that many operations
+    out = tmp_path / "r"
+    assert invoke(ROOT / "scenarios/partition.yaml", "--out", out, "-q", *SMALL).exit_code == 0
+    whole = (out / "ops.csv").read_bytes()
+    (out / "ops.csv").write_bytes(whole[:5000])
+    result = CliRunner().invoke(main, ["report", str(out)])
+    assert result.exit_code == 2
+    assert "ops.csv is cut short" in result.output
+    (out / "ops.csv").write_bytes(b"")
+    result = CliRunner().invoke(main, ["report", str(out)])
+    assert result.exit_code == 2 and "ops.csv is empty" in result.output
+
+
 def test_schema_prints_a_section_and_refuses_an_unknown_one():
     assert "| `ttl` |" in invoke("schema", "cache").output
     result = CliRunner().invoke(main, ["schema", "bogus"])
