@@ -44,6 +44,9 @@ MIN_LATENCY_S = 1e-6
 #: One colour per copy in the window-duration CDF (colour-blind friendly "Okabe-Ito" order).
 COPY_COLOURS = ["#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442", "#000000"]
 COPY_STYLES = ["-", "--", "-.", ":"]
+#: Above this many changes, a copy's count of divergent keys is drawn as its
+#: average over this many spans of the run (about one a pixel).
+COUNT_BINS = 1_000
 #: Most points drawn on one CDF curve.
 MAX_CDF_POINTS = 2_000
 
@@ -128,6 +131,14 @@ def _draw_operations(ax, history: History, stale: pd.DataFrame | None) -> int:
             stale_shown["invoke_s"], latency_of(stale_shown), marker="x", s=max(size, 24), color=STALE_COLOUR,
             lw=1.1, alpha=0.85, label=f"stale read ({len(stale_ops)})", zorder=3,
         )
+        if stale["phantom"].any():  # reads of a version the truth never kept
+            phantom_ops = ops.loc[ops["index"].isin(stale.loc[stale["phantom"], "index"])]
+            phantom_shown, _ = _every_kth(phantom_ops)
+            ax.scatter(
+                phantom_shown["invoke_s"], latency_of(phantom_shown), marker="+",
+                s=max(size, 30), color=WINDOW_COLOURS["phantom"], lw=1.1, alpha=0.85,
+                label=f"phantom read ({len(phantom_ops)})", zorder=3,
+            )
     _log_time_axis(ax, "y")
     if len(ops) == 0:
         ax.set_ylim(1e-4, 1.0)
@@ -148,13 +159,14 @@ def _draw_lost(ax, history: History, lost: pd.DataFrame | None) -> None:
 
 
 def _draw_events(axes, events: pd.DataFrame) -> None:
-    """Promotions and step-downs as dotted vertical lines, named on the first axes."""
+    """Promotions and step-downs as dotted vertical lines, named on the first axes
+    below the line of fault names along its top."""
     shown = events[events["event"].isin(["promoted", "step-down"])]
     for row in shown.itertuples(index=False):
         for ax in axes:
             ax.axvline(row.time_s, color=EVENT_COLOUR, ls=":", lw=1.2, zorder=1)
         axes[0].annotate(f"{row.node} {row.event}", (row.time_s, 1.0),
-                         xycoords=("data", "axes fraction"), xytext=(3, -3),
+                         xycoords=("data", "axes fraction"), xytext=(3, -20),
                          textcoords="offset points", rotation=90, va="top", ha="left",
                          fontsize=8, color=EVENT_COLOUR)
 
@@ -165,6 +177,21 @@ def _divergent_keys(start: np.ndarray, end: np.ndarray, open_: np.ndarray) -> tu
     steps = np.r_[np.ones(len(start)), -np.ones(int((~open_).sum()))]
     order = np.lexsort((steps, times))  # at one instant, windows close before others open
     return times[order], np.cumsum(steps[order])
+
+
+def _time_average(x: np.ndarray, y: np.ndarray, bins: int) -> tuple[np.ndarray, np.ndarray]:
+    """A step function (``y[i]`` from ``x[i]`` to ``x[i + 1]``; the last value ends
+    at ``x[-1]``) averaged over ``bins`` equal spans of time, in the same form.
+
+    A copy's count of divergent keys can change thousands of times a second;
+    drawn step by step it fills its row with ink.  The average over a span is
+    exact: the step function's integral is piecewise linear, so interpolating
+    it at the spans' edges loses nothing.
+    """
+    integral = np.r_[0.0, np.cumsum(y[:-1] * np.diff(x))]
+    edges = np.linspace(x[0], x[-1], bins + 1)
+    means = np.diff(np.interp(edges, x, integral)) / np.diff(edges)
+    return edges, np.r_[means, means[-1]]
 
 
 def _merge_close(start: np.ndarray, end: np.ndarray, gap: float) -> tuple[np.ndarray, np.ndarray]:
@@ -205,10 +232,12 @@ def _draw_divergence(ax, history: History, windows: pd.DataFrame | None) -> None
                 mine["start_s"].to_numpy(np.float64), mine["end_s"].to_numpy(np.float64), mine["open"].to_numpy(bool)
             )
             peak = int(counts.max())
-            scaled = row + 0.35 - 0.7 * np.r_[0, counts, counts[-1]] / peak
-            ax.step(
-                np.r_[0.0, times, max(duration, times[-1])], scaled, where="post", color="#222222", lw=0.7, alpha=0.8
-            )
+            x = np.r_[0.0, times, max(duration, times[-1])]
+            y = np.r_[0, counts, counts[-1]].astype(np.float64)
+            if len(times) > COUNT_BINS:  # it changes faster than the figure can show
+                x, y = _time_average(x, y, COUNT_BINS)
+            ax.step(x, row + 0.35 - 0.7 * y / peak, where="post", color="#222222", lw=0.7,
+                    alpha=0.8)
         labels.append(f"{copy}\n(max {peak} key{'' if peak == 1 else 's'})")
     ax.set_yticks(range(len(copies)), labels)
     ax.set_ylim(len(copies) - 0.5 if copies else 0.5, -0.5)

@@ -253,3 +253,49 @@ def test_windows_closer_than_a_pixel_draw_as_one_bar():
     start, end = _merge_close(np.array([0.0, 1.0, 1.05, 3.0]), np.array([0.5, 1.02, 2.0, 4.0]),
                               0.1)
     assert start.tolist() == [0.0, 1.0, 3.0] and end.tolist() == [0.5, 2.0, 4.0]
+
+
+def test_a_step_function_is_averaged_over_spans_exactly():
+    from simulator.plots import _time_average
+    # 2 on [0, 1), 0 on [1, 3), 4 on [3, 4]: spans of 2 s average to 1 and 2
+    edges, means = _time_average(np.array([0.0, 1.0, 3.0, 4.0]), np.array([2.0, 0.0, 4.0, 4.0]), 2)
+    assert edges.tolist() == [0.0, 2.0, 4.0]
+    assert means.tolist() == [1.0, 2.0, 2.0]
+    # a fast random step function keeps its integral, span by span
+    rng = np.random.default_rng(5)
+    x = np.r_[0.0, np.sort(rng.uniform(0, 10, 5000)), 10.0]
+    y = rng.integers(0, 3, len(x)).astype(float)
+    edges, means = _time_average(x, y, 100)
+    fine = np.linspace(0, 10, 1_000_001)[:-1] + 5e-6  # midpoints of 10 us slices
+    values = y[np.searchsorted(x, fine, side="right") - 1]
+    np.testing.assert_allclose(means[:-1], values.reshape(100, -1).mean(axis=1), atol=2e-3)
+
+
+def test_a_fast_changing_count_of_divergent_keys_is_drawn_as_its_average():
+    # thousands of tiny windows on one copy: the count line would fill its row with ink
+    from simulator.plots import COUNT_BINS
+    starts = np.arange(0.0, 10.0, 0.002)
+    history = make_history(
+        truth=[(0, v, t) for v, t in enumerate(starts, start=1)],
+        copies=[(t + 0.001, "replica", 0, v) for v, t in enumerate(starts, start=1)],
+        copy_info=[("replica", "v0")], duration=10)
+    found = windows(history)
+    assert len(found) > 2 * COUNT_BINS
+    ax = divergence(history, windows=found).axes[0]
+    line = next(line for line in ax.lines if len(line.get_xdata()) > 2)
+    assert len(line.get_xdata()) == COUNT_BINS + 1
+    # half the time one key is behind: the averaged line sits half way down the row
+    assert np.median(line.get_ydata()) == pytest.approx(0.35 - 0.7 * 0.5, abs=0.05)
+
+
+def test_phantom_reads_are_marked_in_the_timeline():
+    history = make_history(
+        ops=[("read", 0, 1.5, 1.6, "ok", 1), ("read", 0, 3.0, 3.1, "ok", 9)],
+        truth=[(0, 1, 1.0, 2.5), (0, 2, 2.0)], duration=5)
+    figure = timeline(history, stale=stale_reads(history), windows=windows(history))
+    labels = [t.get_text() for t in figure.axes[0].get_legend().get_texts()]
+    assert "phantom read (2)" in labels
+    plain = small_run()
+    figure = timeline(plain, stale=stale_reads(plain), windows=windows(plain))
+    assert not any("phantom read" in t.get_text()
+                   for t in figure.axes[0].get_legend().get_texts())
