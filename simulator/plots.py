@@ -310,7 +310,8 @@ def timeline(history: History, stale: pd.DataFrame | None = None, windows: pd.Da
     """Client operations and copy divergence over time, faults shaded.
 
     Top: latency of each client operation against its invoke time, coloured
-    by status, stale reads marked with a red x.  Bottom: one row per copy,
+    by status, stale reads marked with a red x, phantom reads with a purple
+    cross, lost writes with a black diamond.  Bottom: one row per copy,
     bars where the copy was behind the truth or held a phantom version, open
     windows hatched with an arrow at the end of the run, and a line giving how
     many keys it had divergent.  ``stale`` and ``windows`` are the analysis

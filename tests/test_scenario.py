@@ -157,6 +157,14 @@ def test_a_node_on_both_sides_of_a_partition_is_refused(tmp_path):
     assert "db-replica-1 would be cut off from itself" in error.message
 
 
+def test_a_degrade_fault_that_changes_nothing_is_refused(tmp_path):
+    degrade = GOOD.replace("kind: partition", "kind: degrade")
+    error = error_of(tmp_path, degrade.replace("groups: [[api-1, cache], [api-2, db]]",
+                                               "loss: 0"))
+    assert error.path == ("faults", 0) and "changes nothing" in error.message
+    load(write(tmp_path, degrade.replace("groups: [[api-1, cache], [api-2, db]]", "loss: 0.5")))
+
+
 def test_a_run_too_long_or_too_large_to_finish_is_refused(tmp_path):
     error = error_of(tmp_path, GOOD, "duration=1e300s")
     assert error.path == ("duration",) and "at most 1e+06s" in error.message

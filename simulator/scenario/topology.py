@@ -267,6 +267,9 @@ def _check_fault_targets(fault, path, ctx, check_names, of_kind, components, own
     elif kind == "degrade":
         check_names(path + ("from",), fault["from"])
         check_names(path + ("to",), fault["to"])
+        if fault["latency"] is None and not fault["loss"] and not fault["duplicate"]:
+            ctx.fail(path, "a degrade fault changes nothing without 'latency', 'loss' or "
+                           "'duplicate'")
     elif kind == "slow-writes":
         for j, name in enumerate(fault["node"]):
             check_names(path + ("node",), [name])
