@@ -108,6 +108,14 @@ def boolean(value, path, ctx):
 
 def integer(minimum: int | None = None, maximum: int | None = None) -> Validator:
     def check(value, path, ctx):
+        if isinstance(value, str):  # YAML 1.1 reads 1e6 (no dot) as a string, as for number
+            try:
+                value = int(value.strip())
+            except ValueError:
+                try:
+                    value = float(value)
+                except ValueError:
+                    ctx.fail(path, f"expected a whole number, got {_describe(value)}")
         if isinstance(value, float) and value.is_integer():
             value = int(value)
         if isinstance(value, bool) or not isinstance(value, int):

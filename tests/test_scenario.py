@@ -157,6 +157,15 @@ def test_a_node_on_both_sides_of_a_partition_is_refused(tmp_path):
     assert "db-replica-1 would be cut off from itself" in error.message
 
 
+def test_a_fault_may_give_duration_and_end_only_if_they_agree(tmp_path):
+    both = GOOD.replace("duration: 3s", "duration: 3s\n    end: 5s")
+    assert load(write(tmp_path, both)).data["faults"][0]["end"] == 5.0
+    error = error_of(tmp_path, both.replace("end: 5s", "end: 6s"))
+    assert error.path == ("faults", 0)
+    assert "'duration' and 'end' disagree (it starts at 2s, lasts 3s and ends at 6s)" \
+        in error.message
+
+
 def test_a_degrade_fault_that_changes_nothing_is_refused(tmp_path):
     degrade = GOOD.replace("kind: partition", "kind: degrade")
     error = error_of(tmp_path, degrade.replace("groups: [[api-1, cache], [api-2, db]]",
@@ -259,6 +268,12 @@ def test_values_that_would_break_a_run_are_refused_up_front(tmp_path, override, 
 def test_numbers_written_without_a_dot_are_numbers(tmp_path):
     # YAML 1.1 reads 1e3 as a string; a rate is a number either way.
     assert load(write(tmp_path, GOOD), ["workload.rate=1e3"]).data["workload"]["rate"] == 1000.0
+    # and a whole number too, written so or quoted, as a rate already was
+    for text in ("1e3", "'1000'", "1000.0"):
+        keys = load(write(tmp_path, GOOD), [f"workload.keys={text}"]).data["workload"]["keys"]
+        assert keys == 1000 and isinstance(keys, int)
+    for text, words in (("ten", "got 'ten'"), ("1.5", "got 1.5"), ("'1e400'", "got inf")):
+        assert words in error_of(tmp_path, GOOD, f"workload.keys={text}").message
 
 
 def test_a_deploy_naming_a_service_twice_lasts_as_long_as_one_pass(tmp_path):

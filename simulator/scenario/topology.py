@@ -195,7 +195,8 @@ def check_references(data: dict, ctx: Context) -> dict[str, list[str]]:
             fault["end"] = start
         elif length is not None and end is not None:
             if abs(start + length - end) > 1e-9:
-                ctx.fail(path, "give either 'duration' or 'end', not both")
+                ctx.fail(path, f"'duration' and 'end' disagree (it starts at {start:g}s, lasts "
+                               f"{length:g}s and ends at {end:g}s): give one of them")
         elif length is not None:
             fault["end"] = start + length
         elif end is None:
