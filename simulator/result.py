@@ -67,6 +67,11 @@ class Result:
         from .results import write, default_folder
         return write(self, folder or default_folder(self.history.meta))
 
+    def _repr_html_(self) -> str:
+        """What Jupyter shows for a result: its headline, copies and phases."""
+        from .report.document import notebook
+        return notebook(self)
+
     def __repr__(self) -> str:
         s = self.summary
         availability = "-" if s["availability"] is None else f"{s['availability']:.4f}"

@@ -75,3 +75,18 @@ def test_plot_accessor_knows_its_figures(result):
     assert figure.axes
     with pytest.raises(ValueError, match="unknown figure"):
         result.plot("nope")
+
+
+def test_a_result_shows_its_headline_copies_and_phases_in_a_notebook(result):
+    shown = result._repr_html_()
+    assert shown.startswith("<h4>report-test (seed 2)</h4>")
+    assert [b for b in re.findall(r"<p><b>(.*?)</b></p>", shown)] == [
+        "Headline", "Where the state lives", "Phases"]
+    assert shown.count("<table") == 3
+    assert "during partition-1" in shown and "db-replica-1" in shown
+    assert f"<td>{result.summary['ops']['total']} (ok" in shown
+    # the scenario's own text is escaped
+    marked = simulator.run({**SCENARIO, "description": "<script>x</script>",
+                            "duration": "2s", "faults": []}, seed=1)
+    assert "<script>" not in marked._repr_html_()
+    assert "&lt;script&gt;" in marked._repr_html_()

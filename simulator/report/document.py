@@ -66,6 +66,21 @@ def markdown(result, figures: dict[str, str]) -> str:
     return "\n".join(parts)
 
 
+def notebook(result) -> str:
+    """The headline, where the state lives and the phases, as the HTML fragment a
+    notebook shows for a :class:`~simulator.result.Result` (the figures are a
+    call away: ``result.plot.timeline()``)."""
+    title, description = _title(result)
+    esc = escape_html.escape
+    parts = [f"<h4>{esc(title)}</h4>"]
+    if description:
+        parts.append(f"<p>{esc(description)}</p>")
+    for heading, frame in list(_sections(result))[:3]:
+        parts.append(f"<p><b>{esc(heading)}</b></p>")
+        parts.append(frame.to_html(index=False, escape=True, border=0))
+    return "\n".join(parts)
+
+
 _STYLE = """
 body { font-family: system-ui, sans-serif; max-width: 1100px; margin: 2em auto; color: #222; }
 table { border-collapse: collapse; margin: 0.5em 0 1.5em; }
