@@ -223,6 +223,14 @@ def test_report_on_a_table_cut_short_is_an_error(tmp_path):
     (out / "ops.csv").write_bytes(b"")
     result = CliRunner().invoke(main, ["report", str(out)])
     assert result.exit_code == 2 and "ops.csv is empty" in result.output
+    (out / "ops.csv").write_bytes(whole)
+    header, first, *rest = (out / "truth.csv").read_text().splitlines(keepends=True)
+    fields = first.split(",")
+    fields[2] = ""  # commit_s
+    (out / "truth.csv").write_text(header + ",".join(fields) + "".join(rest))
+    result = CliRunner().invoke(main, ["report", str(out)])
+    assert result.exit_code == 2
+    assert "cannot be analysed (the truth has no commit time" in result.output
 
 
 def test_schema_prints_a_section_and_refuses_an_unknown_one():

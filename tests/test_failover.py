@@ -310,6 +310,20 @@ def test_lost_writes_matched_by_version_when_the_truth_has_no_writers():
     assert lost_writes(h)["index"].tolist() == [1]
 
 
+def test_lost_writes_matched_by_version_where_no_truth_row_names_the_writer():
+    # a history that names some writers and not others (hand-made or imported):
+    # the unnamed ones are matched by version, not all called never committed
+    nan = float("nan")
+    h = make_history(ops=[("write", 0, 1.0, 1.1, "ok", 1), ("write", 0, 2.0, 2.1, "ok", 2),
+                          ("write", 0, 3.0, 3.1, "ok", 3), ("write", 0, 4.0, 4.1, "ok", 4)],
+                     truth=[(0, 1, 1.05, nan, 0), (0, 2, 2.05, nan, -1),
+                            (0, 3, 3.05, 3.5, -1, "failover"),
+                            (0, 4, 4.05, nan, 9)])  # names another writer: not write 3's
+    lost = lost_writes(h)
+    assert lost["index"].tolist() == [2, 3]
+    assert lost["how"].tolist() == ["failover", "never committed"]
+
+
 def test_reads_are_held_against_the_surviving_truth_only():
     h = make_history(
         ops=[("read", 0, 4.0, 4.1, "ok", 2),   # a lost version: phantom

@@ -7,9 +7,9 @@ split brain), or it was never committed at all (a write-behind cache acked it
 and crashed before flushing it).
 
 A write is matched to the truth by its operation index (the truth's
-``writer`` column) where the truth records writers (a write the network
-duplicated may have several rows: it survived if one did), else by ``(key,
-version)`` within its source of truth.  ``info`` writes are never lost writes:
+``writer`` column) where a row names it (a write the network duplicated may
+have several rows: it survived if one did), else by ``(key, version)``
+within its source of truth, among the rows that name no writer.  ``info`` writes are never lost writes:
 the client was not told they happened.
 """
 
@@ -49,27 +49,8 @@ def lost_writes(history: History) -> pd.DataFrame:
     truth = history.truth
     if len(writes) == 0:
         return pd.DataFrame({c: [] for c in LOST_COLUMNS})[LOST_COLUMNS]
-    index = writes["index"].to_numpy(np.int64)
-    by_writer = (truth["writer"] >= 0).any()
-    if by_writer:
-        # A write the network duplicated can have several rows: it survived if any
-        # did, so a surviving row is the one kept for each writer.
-        rows = truth[truth["writer"] >= 0]
-        rows = rows.iloc[np.lexsort((rows["lost_s"].isna().to_numpy(),
-                                     rows["writer"].to_numpy(np.int64)))]
-        rows = rows.drop_duplicates("writer", keep="last")
-        found = pd.Series(np.arange(len(rows)), index=rows["writer"].to_numpy(np.int64))
-        at = found.reindex(index).to_numpy()
-    else:
-        rows = truth
-        codes = sources_of(history, truth["source"].to_numpy(object))
-        keys = scoped_keys(truth["key"].to_numpy(np.int64), codes)
-        found = pd.Series(np.arange(len(rows)),
-                          index=pd.MultiIndex.from_arrays([keys, truth["version"].to_numpy()]))
-        mine = scoped_keys(writes["key"].to_numpy(np.int64),
-                           sources_of(history, writes["served_by"].to_numpy(object)))
-        at = found.reindex(pd.MultiIndex.from_arrays(
-            [mine, writes["version"].to_numpy(np.int64)])).to_numpy()
+    at = _matching_rows(history, writes)
+    rows = truth
     committed = ~np.isnan(at)
     position = np.where(committed, at, 0).astype(np.int64)
     commit_s = np.where(committed, rows["commit_s"].to_numpy(np.float64)[position]
@@ -93,3 +74,33 @@ def lost_writes(history: History) -> pd.DataFrame:
         "lost_s": lost_s[lost],
         "how": how[lost].astype(object),
     }, columns=LOST_COLUMNS)
+
+
+def _matching_rows(history: History, writes: pd.DataFrame) -> np.ndarray:
+    """For each write, the position of its truth row (NaN if none): the row that
+    names it as writer (a surviving one first), else the unnamed row with its
+    key and version."""
+    truth = history.truth
+    writer = truth["writer"].to_numpy(np.int64)
+    at = np.full(len(writes), np.nan)
+    named = np.flatnonzero(writer >= 0)
+    if len(named):
+        # sorted by writer, a surviving row (lost_s missing) after a lost one
+        order = named[np.lexsort((truth["lost_s"].isna().to_numpy()[named], writer[named]))]
+        last = np.r_[writer[order][1:] != writer[order][:-1], True]
+        found = pd.Series(order[last], index=writer[order][last])
+        at = np.array(found.reindex(writes["index"].to_numpy(np.int64)), dtype=np.float64)
+    unmatched = np.isnan(at)
+    unnamed = np.flatnonzero(writer < 0)
+    if unmatched.any() and len(unnamed):
+        keys = scoped_keys(truth["key"].to_numpy(np.int64)[unnamed],
+                           sources_of(history, truth["source"].to_numpy(object)[unnamed]))
+        found = pd.Series(unnamed, index=pd.MultiIndex.from_arrays(
+            [keys, truth["version"].to_numpy(np.int64)[unnamed]]))
+        mine = writes[unmatched]
+        wanted = pd.MultiIndex.from_arrays([
+            scoped_keys(mine["key"].to_numpy(np.int64),
+                        sources_of(history, mine["served_by"].to_numpy(object))),
+            mine["version"].to_numpy(np.int64)])
+        at[unmatched] = found.reindex(wanted).to_numpy(np.float64)
+    return at

@@ -87,14 +87,29 @@ class Truth:
 
     @classmethod
     def of(cls, history: History) -> "Truth":
+        """The surviving truth of ``history``; ``ValueError`` if a row has no
+        commit time or a key's surviving versions do not rise with commit time
+        (the searches below depend on both; the simulator never records either)."""
         truth = surviving(history)
         codes = source_codes(history)
         source = truth["source"].map(codes).fillna(0).to_numpy(np.int64)
         key = scoped_keys(truth["key"].to_numpy(np.int64), source)
         version = truth["version"].to_numpy(np.int64)
         commit_s = truth["commit_s"].to_numpy(np.float64)
+        if np.isnan(commit_s).any():
+            row = truth.iloc[int(np.flatnonzero(np.isnan(commit_s))[0])]
+            raise ValueError(f"the truth has no commit time for version {row['version']} of "
+                             f"key {row['key']} ({row['source']})")
         order = np.lexsort((version, commit_s, key))
-        return cls(key[order], version[order], commit_s[order])
+        key, version, commit_s = key[order], version[order], commit_s[order]
+        fall = np.flatnonzero((key[1:] == key[:-1]) & (version[1:] <= version[:-1]))
+        if len(fall):
+            i = int(fall[0])
+            raise ValueError(f"the truth of key {key[i] % KEY_SPACE} commits version "
+                             f"{version[i + 1]} at {commit_s[i + 1]:g}s, after version "
+                             f"{version[i]} at {commit_s[i]:g}s: per key, the surviving "
+                             f"versions must rise with commit time")
+        return cls(key, version, commit_s)
 
     def __len__(self) -> int:
         return len(self.key)
