@@ -14,7 +14,7 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
-from .errors import ScenarioError, SedimentError  # noqa: E402
+from .errors import ScenarioError, ScenarioNote, SedimentError  # noqa: E402
 from .history import History, load as load_history  # noqa: E402
 
 
@@ -32,9 +32,13 @@ def run(scenario, seed: int | None = None, *, overrides=(), progress=None, **val
     ``__`` between the parts of its path (``workload__rate=500``) or with
     ``overrides=["workload.rate=500"]``.
     """
+    import warnings
+
     from .result import Result
     from .world import simulate
     loaded = load(scenario, overrides, **values)
+    for note in loaded.notes:  # a setting that has no effect: said, not refused
+        warnings.warn(note, ScenarioNote, stacklevel=2)
     return Result(simulate(loaded, seed, progress), loaded)
 
 
@@ -53,5 +57,5 @@ def analyse(history):
     return Result(history)
 
 
-__all__ = ["History", "ScenarioError", "SedimentError", "analyse", "load", "load_history",
+__all__ = ["History", "ScenarioError", "ScenarioNote", "SedimentError", "analyse", "load", "load_history",
            "run", "sweep", "__version__"]

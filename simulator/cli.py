@@ -9,12 +9,13 @@ import json
 import math
 import sys
 import time
+import warnings
 from pathlib import Path
 
 import click
 
 from . import __version__
-from .errors import SedimentError
+from .errors import ScenarioNote, SedimentError
 
 def bundled_folder() -> Path:
     """Where the bundled scenarios are: next to the package in a checkout (or an
@@ -38,6 +39,12 @@ class _DefaultToRun(click.Group):
 def _fail(error: Exception):
     click.echo(f"error: {error}", err=True)
     sys.exit(2)
+
+
+def _notes(scenario) -> None:
+    """The settings the scenario gives that have no effect, one line each."""
+    for note in scenario.notes:
+        click.echo(f"note: {note}", err=True)
 
 
 def _count(n: int, what: str) -> str:
@@ -119,6 +126,8 @@ def run(scenario, seed, out, overrides, duration, quiet, as_json):
     from .report import format_summary
     try:
         loaded = load(_scenario_path(scenario), overrides, seed=seed, duration=duration)
+        if not quiet:
+            _notes(loaded)
         world = World(loaded, loaded.seed)
         target = Path(out) if out else default_folder({"scenario": loaded.name,
                                                        "seed": loaded.seed})
@@ -184,9 +193,14 @@ def sweep(scenario, grid, seeds, overrides, duration, processes, out):
         runs = math.prod(len(values) for _, values in paths) * len(seeds or [None])
         progress = _Progress(runs, enabled=sys.stderr.isatty(), label=f"{runs} runs")
         try:
-            table = run_sweep(_scenario_path(scenario), dict(paths), seeds=seeds,
-                              processes=processes, overrides=overrides, duration=duration,
-                              progress=lambda done, _: progress(done))
+            with warnings.catch_warnings():  # the sweep's notes, as run prints them
+                shown = warnings.showwarning
+                warnings.showwarning = lambda message, category, *rest: (
+                    click.echo(f"note: {message}", err=True) if category is ScenarioNote
+                    else shown(message, category, *rest))
+                table = run_sweep(_scenario_path(scenario), dict(paths), seeds=seeds,
+                                  processes=processes, overrides=overrides, duration=duration,
+                                  progress=lambda done, _: progress(done))
         finally:
             progress.close()
         if out:
@@ -273,6 +287,7 @@ def check(scenario, overrides, resolved):
             counts = [_count(len(loaded.data["components"]), "component"),
                       _count(nodes, "node"), _count(len(loaded.data["faults"]), "fault")]
             click.echo(f"{path}: ok ({', '.join(counts)}, {loaded.duration:g}s)")
+            _notes(loaded)
     if broken:
         sys.exit(2)
 

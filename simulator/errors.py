@@ -37,6 +37,11 @@ class ScenarioError(SedimentError):
         return f"{where}: {self.message}"
 
 
+class ScenarioNote(UserWarning):
+    """A setting a valid scenario gives that has no effect (``simulator.run``
+    warns with it; the command line prints it as a note)."""
+
+
 def format_path(path: tuple) -> str:
     """``('faults', 0, 'start')`` -> ``faults[0].start``."""
     text = ""

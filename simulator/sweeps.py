@@ -35,13 +35,14 @@ import numbers
 import os
 import sys
 import threading
+import warnings
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from typing import Callable, Iterable, Mapping
 
 import pandas as pd
 
-from .errors import SedimentError
+from .errors import ScenarioNote, SedimentError
 
 #: What a worker process runs: ``(scenarios, measure)``, set once per process.
 _WORK: tuple | None = None
@@ -87,6 +88,9 @@ def sweep(scenario, grid: Mapping[str, Iterable] | Iterable[Mapping] | None = No
             loaded = load(scenario, overrides, seed=seed, **{**values, **chosen})
             runs.append({**chosen, "seed": loaded.seed})
             scenarios.append(loaded)
+    # a setting with no effect is said once, not once a run
+    for note in dict.fromkeys(n for loaded in scenarios for n in loaded.notes):
+        warnings.warn(note, ScenarioNote, stacklevel=2)
     measured = _run_all(scenarios, measure or cap, processes, progress or _quiet)
     rows = []
     for row, value in zip(runs, measured):

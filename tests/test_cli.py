@@ -295,3 +295,20 @@ def test_sweep_shows_its_runs_progress(monkeypatch):
                     "components.cache.ttl=1s,60s", "--seeds", "1-2", *SMALL)
     assert result.exit_code == 0, result.output
     assert seen == [(n, 4, "4 runs") for n in (1, 2, 3, 4)]
+
+
+def test_a_setting_with_no_effect_is_a_note_on_stderr_and_the_run_goes_on(tmp_path):
+    args = [sys.executable, "-m", "simulator", "run", str(ROOT / "scenarios/partition.yaml"),
+            "--set", "workload.arrivals=closed", "--set", "workload.clients=2",
+            "--duration", "61s", "--out", str(tmp_path / "r")]
+    process = subprocess.run(args, capture_output=True, text=True, timeout=120)
+    assert process.returncode == 0
+    assert process.stderr.startswith("note: ") and "at workload.rate: has no effect" \
+        in process.stderr
+    assert "availability" in process.stdout
+    quiet = subprocess.run(args + ["--quiet"], capture_output=True, text=True, timeout=120)
+    assert quiet.returncode == 0 and quiet.stderr == "" and quiet.stdout == ""
+    checked = CliRunner().invoke(main, ["check", str(ROOT / "scenarios/partition.yaml"),
+                                        "--set", "workload.arrivals=closed"])
+    assert checked.exit_code == 0
+    assert "note: " in checked.output and "at workload.rate" in checked.output

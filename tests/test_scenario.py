@@ -304,3 +304,47 @@ def test_the_reference_lists_every_component_and_fault_kind():
     for kind in SCHEMAS:
         assert f"## faults[]: kind {kind}" in text
     assert "| `ttl` | duration | 30s |" in markdown("cache")
+
+
+@pytest.mark.parametrize("overrides, path, why", [
+    (["workload.arrivals=closed"], "workload.rate", "no effect with arrivals: closed"),
+    (["workload.clients=4"], "workload.clients", "no effect with arrivals: poisson"),
+    (["workload.think=5ms"], "workload.think", "no effect with arrivals: poisson"),
+    (["workload.zipf_exponent=1.5"], "workload.zipf_exponent",
+     "no effect with key_distribution: uniform"),
+    (["components.db.acks=2"], "components.db.acks", "no effect with replication: async"),
+    (["components.cache.flush_delay=2s"], "components.cache.flush_delay",
+     "no effect with mode: aside"),
+    (["components.api.cache=", "components.api.cache_timeout=1s"],
+     "components.api.cache_timeout", "no effect without a cache"),
+])
+def test_a_setting_that_has_no_effect_is_noted_not_refused(tmp_path, overrides, path, why):
+    scenario = load(write(tmp_path, GOOD), overrides)
+    assert len(scenario.notes) == 1
+    assert f"at {path}: has {why}" in scenario.notes[0]
+
+
+def test_notes_name_the_line_and_survive_no_replay_they_did_not_have(tmp_path):
+    text = GOOD.replace("rate: 50,", "rate: 50, arrivals: closed,")
+    scenario = load(write(tmp_path, text))
+    assert scenario.notes == [f"{tmp_path / 's.yaml'}, line 7, at workload.rate: has no effect "
+                              "with arrivals: closed (the clients and their think time set "
+                              "the pace)"]
+    # the resolved scenario a run saves spells out every default: still one note
+    replay = load(write(tmp_path, scenario.to_yaml(), "replay.yaml"))
+    assert [n.split(": ", 1)[1] for n in replay.notes] == \
+        [n.split(": ", 1)[1] for n in scenario.notes]
+    # a default, even written out, is no note; nor is anything in a bundled scenario
+    assert load(write(tmp_path, GOOD.replace("rate: 50", "rate: 100")),
+                ["workload.arrivals=closed"]).notes == []
+    folder = Path(__file__).resolve().parent.parent / "scenarios"
+    assert all(load(path).notes == [] for path in folder.glob("*.yaml"))
+    assert load(write(tmp_path, GOOD), ["components.db.acks=2"]).notes[0].endswith(
+        "(from --set components.db.acks=2)")
+
+
+def test_simulator_run_warns_with_each_note(tmp_path):
+    import simulator
+    from simulator.errors import ScenarioNote
+    with pytest.warns(ScenarioNote, match="at workload.rate: has no effect"):
+        simulator.run(write(tmp_path, GOOD), overrides=["workload.arrivals=closed"])

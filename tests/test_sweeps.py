@@ -270,3 +270,14 @@ def test_a_grid_may_list_its_combinations():
 def test_a_list_of_combinations_must_be_mappings_of_the_same_paths(grid, error, words):
     with pytest.raises(error, match=words):
         simulator.sweep(QUORUM, grid, duration="5s", faults=[])
+
+
+def test_a_sweep_says_each_setting_with_no_effect_once():
+    import warnings
+    from simulator.errors import ScenarioNote
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        _sweep({"components.db.acks": [2, 3]}, seeds=[1, 2], processes=1)
+    notes = [str(w.message) for w in caught if w.category is ScenarioNote]
+    assert len(notes) == 2  # one per value, not one per run
+    assert all("components.db.acks: has no effect" in note for note in notes)

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from ..errors import ScenarioError, format_path
 from ..schema import Context
+from .notes import notes
 from .yamlfile import dump_yaml, load_yaml, parse_value
 from .topology import SCENARIO, check_references
 
@@ -26,6 +27,8 @@ class Scenario:
     data: dict
     source: str = "<scenario>"
     nodes: dict = field(default_factory=dict)  # component name -> its node names
+    #: settings the file gives that have no effect (see :mod:`.notes`)
+    notes: list = field(default_factory=list)
 
     @property
     def name(self) -> str:
@@ -89,7 +92,7 @@ def load(source, overrides: list[str] | tuple = (), *, seed: int | None = None,
         _set(data, ctx, ("duration",), duration, f"--duration {duration}")
     resolved = SCENARIO(data, (), ctx)
     nodes = check_references(resolved, ctx)
-    return Scenario(resolved, name, nodes)
+    return Scenario(resolved, name, nodes, notes(resolved, ctx))
 
 
 def _part(text: str):

@@ -1,0 +1,68 @@
+"""Settings a valid scenario gives that have no effect: notes, not errors.
+
+A rate with a closed loop of clients, ``acks`` without semi-synchronous
+replication, a flush delay on a cache that does not write behind: the run is
+well defined, but the reader of the file believes something it does not do.
+A setting is noted only when it differs from its default, so the resolved
+scenario a run saves (every default written out) replays without notes it
+did not have.
+"""
+
+from __future__ import annotations
+
+from ..errors import format_path
+from ..schema import Context
+
+
+def _default(schema: dict, key: str):
+    """The resolved default of ``schema[key]`` (durations in seconds)."""
+    field = schema[key]
+    return field.validator(field.default, (key,), Context("<default>"))
+
+
+def notes(data: dict, ctx: Context) -> list[str]:
+    """One line per setting of the resolved ``data`` that has no effect."""
+    from ..components import KINDS
+    from ..components.client import SCHEMA as WORKLOAD
+
+    found = []
+
+    def given(path: tuple, schema: dict, why: str) -> None:
+        section = data
+        for part in path[:-1]:
+            section = section[part]
+        if section[path[-1]] == _default(schema, path[-1]):
+            return
+        origin = next((ctx.overrides[path[:i]] for i in range(len(path), -1, -1)
+                       if path[:i] in ctx.overrides), None)
+        line = None if origin else ctx.line(path)
+        where = ctx.source + (f", line {line}" if line else "") + f", at {format_path(path)}"
+        found.append(f"{where}: {why}" + (f" (from {origin})" if origin else ""))
+
+    load = data["workload"]
+    if load["arrivals"] == "closed":
+        given(("workload", "rate"), WORKLOAD, "has no effect with arrivals: closed (the "
+                                              "clients and their think time set the pace)")
+    else:
+        for key in ("clients", "think"):
+            given(("workload", key), WORKLOAD, "has no effect with arrivals: poisson (the "
+                                               "rate sets the pace)")
+    if load["key_distribution"] == "uniform":
+        given(("workload", "zipf_exponent"), WORKLOAD,
+              "has no effect with key_distribution: uniform")
+    for name, config in data["components"].items():
+        kind = config["kind"]
+        schema = KINDS[kind].schema
+        at = ("components", name)
+        if kind == "database" and config["replication"] != "semi-sync":
+            given(at + ("acks",), schema,
+                  f"has no effect with replication: {config['replication']}")
+        elif kind == "cache" and config["mode"] != "behind":
+            given(at + ("flush_delay",), schema, f"has no effect with mode: {config['mode']} "
+                                                 f"(only a write-behind cache flushes)")
+        elif kind == "quorum" and config["spares"] == 0:
+            for key in ("suspect_for", "handoff_every"):
+                given(at + (key,), schema, "has no effect without spares")
+        elif kind == "service" and not config["cache"]:
+            given(at + ("cache_timeout",), schema, "has no effect without a cache")
+    return found
