@@ -32,11 +32,13 @@ COMMON = {
 SCHEMAS = {
     "partition": {
         "groups": Field(list_of(names, 2), None,
-                        "nodes in different groups cannot talk; unlisted nodes reach everyone"),
+                        "nodes in different groups cannot talk; unlisted nodes reach "
+                        "everyone ('*': every node no other group names)"),
         "isolate": Field(names, None, "cut these nodes off from every other node"),
         "one_way": Field(record({"from": Field(names), "to": Field(names)},
                                 what="a one-way partition"), None,
-                         "drop messages from `from` to `to` (to does not hear from)"),
+                         "drop messages from `from` to `to` (to does not hear from; "
+                         "'*': every node the other side does not name)"),
         "shape": Field(choice(*SHAPES), None,
                        "a named Jepsen shape over the nodes in `among`: "
                        + ", ".join(SHAPES)),
@@ -173,7 +175,7 @@ def blocked_pairs(fault: dict, resolve, everyone: list[str], stream=None) -> lis
         grudge = shape_grudge(fault["shape"], among, stream)
         pairs += [(src, dst) for dst, deaf_to in grudge.items() for src in deaf_to]
     elif fault.get("groups"):
-        groups = [resolve(g) for g in fault["groups"]]
+        groups = _sides(fault["groups"], resolve)
         for i, a in enumerate(groups):
             for j, b in enumerate(groups):
                 if i != j:
@@ -183,9 +185,24 @@ def blocked_pairs(fault: dict, resolve, everyone: list[str], stream=None) -> lis
         rest = [n for n in everyone if n not in cut]
         pairs += [(s, d) for s in cut for d in rest] + [(s, d) for s in rest for d in cut]
     else:
-        pairs += [(s, d) for s in resolve(fault["one_way"]["from"])
-                  for d in resolve(fault["one_way"]["to"])]
-    return sorted(set(pairs))
+        senders, receivers = _sides([fault["one_way"]["from"], fault["one_way"]["to"]], resolve)
+        pairs += [(s, d) for s in senders for d in receivers]
+    return sorted({(s, d) for s, d in pairs if s != d})  # never a node from itself
+
+
+def _sides(sides: list, resolve) -> list[list[str]]:
+    """The nodes of each side of a partition: the names it gives, and for ``*``
+    every node that no other side names (everyone *else*, so a node is on one
+    side, and nodes that share a side still talk)."""
+    named = [resolve([n for n in side if n != "*"]) for side in sides]
+    result = []
+    for i, side in enumerate(sides):
+        nodes = list(named[i])
+        if "*" in side:
+            elsewhere = {n for j, other in enumerate(named) if j != i for n in other}
+            nodes += [n for n in resolve(["*"]) if n not in elsewhere and n not in nodes]
+        result.append(nodes)
+    return result
 
 
 def schedule(fault: dict, world) -> None:

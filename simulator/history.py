@@ -7,6 +7,7 @@ to disk (:func:`save`) and loaded again (:func:`load`) gives the same numbers.
 
 from __future__ import annotations
 
+import csv
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -190,13 +191,23 @@ def load(folder: str | Path) -> History:
 
 
 def _check_whole(path: Path) -> None:
-    """Refuse a table cut short (a copy or a disk that stopped mid-way): every
-    saved table ends with a line break, and pandas would read the fields
-    missing from a cut last row as empty strings without a word."""
+    """Refuse a table cut short mid-row (a copy or a disk that stopped mid-way):
+    pandas would read the fields missing from its last row as empty strings
+    without a word.  :func:`save` ends every table with a line break; a table
+    written by hand may not, and is whole if its last row has every field."""
     with open(path, "rb") as file:
         file.seek(0, 2)
-        if file.tell() == 0:
+        size = file.tell()
+        if size == 0:
             raise ValueError(f"{path.name} is empty")
         file.seek(-1, 2)
-        if file.read(1) != b"\n":
-            raise ValueError(f"{path.name} is cut short: its last line is incomplete")
+        if file.read(1) == b"\n":
+            return
+        file.seek(0)
+        header = file.readline()
+        file.seek(max(0, size - 65536))
+        last = file.read().splitlines()[-1]
+    fields = [next(csv.reader([line.decode("utf-8", "replace")]), []) for line in (header, last)]
+    if len(fields[1]) != len(fields[0]):
+        raise ValueError(f"{path.name} is cut short: its last line has {len(fields[1])} of "
+                         f"{len(fields[0])} fields")

@@ -312,3 +312,15 @@ def test_a_setting_with_no_effect_is_a_note_on_stderr_and_the_run_goes_on(tmp_pa
                                         "--set", "workload.arrivals=closed"])
     assert checked.exit_code == 0
     assert "note: " in checked.output and "at workload.rate" in checked.output
+
+
+def test_a_hand_written_table_without_a_final_line_break_is_whole(tmp_path):
+    out = tmp_path / "r"
+    assert invoke(ROOT / "scenarios/partition.yaml", "--out", out, "-q", *SMALL).exit_code == 0
+    text = (out / "truth.csv").read_text()
+    (out / "truth.csv").write_text(text.rstrip("\n"))
+    assert len(load_history(out).truth) == text.count("\n") - 1
+    (out / "truth.csv").write_text(text.rstrip("\n").rsplit(",", 2)[0])  # two fields short
+    result = CliRunner().invoke(main, ["report", str(out)])
+    assert result.exit_code == 2 and "truth.csv is cut short: its last line has 5 of 7" \
+        in result.output

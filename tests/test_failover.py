@@ -322,6 +322,9 @@ def test_lost_writes_matched_by_version_where_no_truth_row_names_the_writer():
     lost = lost_writes(h)
     assert lost["index"].tolist() == [2, 3]
     assert lost["how"].tolist() == ["failover", "never committed"]
+    # an unnamed version recorded twice (an import) survived if either row did
+    h.truth.loc[len(h.truth)] = [0, 3, 3.05, "db-primary", -1, nan, ""]
+    assert lost_writes(h)["index"].tolist() == [3]
 
 
 def test_reads_are_held_against_the_surviving_truth_only():

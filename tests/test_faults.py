@@ -90,6 +90,22 @@ def test_one_way_blocks_a_single_direction():
     assert pairs == {("y", "x-1"), ("y", "x-2"), ("y", "z")}
 
 
+def test_a_side_that_is_everyone_is_everyone_else():
+    # '*' against x is every node but x's: x hears from no one else, and its own
+    # nodes still talk to each other (and never is a node cut off from itself)
+    def star(names):
+        return EVERYONE if names == ["*"] else resolve(names)
+    others = ["y", "z", "w"]
+    pairs = set(blocked_pairs({"one_way": {"from": ["*"], "to": ["x"]}}, star, EVERYONE))
+    assert pairs == {(a, b) for a in others for b in ("x-1", "x-2")}
+    pairs = set(blocked_pairs({"groups": [["x"], ["*"]]}, star, EVERYONE))
+    expected = {(a, b) for a in ("x-1", "x-2") for b in others}
+    assert pairs == expected | {(b, a) for a, b in expected}
+    # named beside '*', a node stays on the side that names it
+    pairs = set(blocked_pairs({"groups": [["x", "y"], ["*", "z"]]}, star, EVERYONE))
+    assert ("x-1", "y") not in pairs and ("z", "w") not in pairs and ("y", "z") in pairs
+
+
 def test_world_resolves_component_names_to_their_nodes():
     world = world_of(scenario(db={"replicas": 2}, api={"instances": 2}))
     everyone = list(world.network.nodes)

@@ -155,6 +155,11 @@ def test_a_node_on_both_sides_of_a_partition_is_refused(tmp_path):
                                             "one_way: {from: [api-1, db], to: db-replica-1}"))
     assert error.path == ("faults", 0, "one_way")
     assert "db-replica-1 would be cut off from itself" in error.message
+    # '*' is everyone else: 'db hears from no one' is a valid fault
+    for cut in ("one_way: {from: '*', to: db}", "groups: [[db], ['*']]"):
+        scenario = load(write(tmp_path, GOOD.replace("groups: [[api-1, cache], [api-2, db]]",
+                                                     cut)))
+        assert scenario.data["faults"][0]["kind"] == "partition"
 
 
 def test_a_fault_may_give_duration_and_end_only_if_they_agree(tmp_path):
@@ -166,12 +171,16 @@ def test_a_fault_may_give_duration_and_end_only_if_they_agree(tmp_path):
         in error.message
 
 
-def test_a_degrade_fault_that_changes_nothing_is_refused(tmp_path):
+def test_a_degrade_fault_that_changes_nothing_is_noted(tmp_path):
+    # a note, not an error: a sweep may start from it (--over faults.0.loss=0,0.2)
     degrade = GOOD.replace("kind: partition", "kind: degrade")
-    error = error_of(tmp_path, degrade.replace("groups: [[api-1, cache], [api-2, db]]",
-                                               "loss: 0"))
-    assert error.path == ("faults", 0) and "changes nothing" in error.message
-    load(write(tmp_path, degrade.replace("groups: [[api-1, cache], [api-2, db]]", "loss: 0.5")))
+    nothing = load(write(tmp_path, degrade.replace("groups: [[api-1, cache], [api-2, db]]",
+                                                   "loss: 0")))
+    assert len(nothing.notes) == 1
+    assert "line 9, at faults[0]: a degrade fault without latency, loss or duplicate " \
+        "changes nothing" in nothing.notes[0]
+    assert load(write(tmp_path, degrade.replace("groups: [[api-1, cache], [api-2, db]]",
+                                                "loss: 0.5"))).notes == []
 
 
 def test_a_run_too_long_or_too_large_to_finish_is_refused(tmp_path):

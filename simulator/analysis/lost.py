@@ -93,6 +93,12 @@ def _matching_rows(history: History, writes: pd.DataFrame) -> np.ndarray:
     unmatched = np.isnan(at)
     unnamed = np.flatnonzero(writer < 0)
     if unmatched.any() and len(unnamed):
+        # one row per version, a surviving one rather than a lost one (as for writers)
+        rows = truth.iloc[unnamed][["source", "key", "version"]].assign(
+            position=unnamed, survived=truth["lost_s"].isna().to_numpy()[unnamed])
+        rows = rows.sort_values("survived", kind="stable").drop_duplicates(
+            ["source", "key", "version"], keep="last")
+        unnamed = rows["position"].to_numpy(np.int64)
         keys = scoped_keys(truth["key"].to_numpy(np.int64)[unnamed],
                            sources_of(history, truth["source"].to_numpy(object)[unnamed]))
         found = pd.Series(unnamed, index=pd.MultiIndex.from_arrays(

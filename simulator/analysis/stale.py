@@ -105,10 +105,12 @@ class Truth:
         fall = np.flatnonzero((key[1:] == key[:-1]) & (version[1:] <= version[:-1]))
         if len(fall):
             i = int(fall[0])
-            raise ValueError(f"the truth of key {key[i] % KEY_SPACE} commits version "
-                             f"{version[i + 1]} at {commit_s[i + 1]:g}s, after version "
-                             f"{version[i]} at {commit_s[i]:g}s: per key, the surviving "
-                             f"versions must rise with commit time")
+            source = {code: name for name, code in codes.items()}.get(
+                int(key[i] // KEY_SPACE), "")
+            raise ValueError(f"the truth of key {key[i] % KEY_SPACE} ({source}) commits "
+                             f"version {version[i + 1]} at {commit_s[i + 1]:g}s, after "
+                             f"version {version[i]} at {commit_s[i]:g}s: per key, the "
+                             f"surviving versions must rise with commit time, each once")
         return cls(key, version, commit_s)
 
     def __len__(self) -> int:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import itertools
 import html as escape_html
 
 import pandas as pd
@@ -75,7 +76,7 @@ def notebook(result) -> str:
     parts = [f"<h4>{esc(title)}</h4>"]
     if description:
         parts.append(f"<p>{esc(description)}</p>")
-    for heading, frame in list(_sections(result))[:3]:
+    for heading, frame in itertools.islice(_sections(result), 3):
         parts.append(f"<p><b>{esc(heading)}</b></p>")
         parts.append(frame.to_html(index=False, escape=True, border=0))
     return "\n".join(parts)

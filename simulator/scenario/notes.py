@@ -1,8 +1,10 @@
 """Settings a valid scenario gives that have no effect: notes, not errors.
 
 A rate with a closed loop of clients, ``acks`` without semi-synchronous
-replication, a flush delay on a cache that does not write behind: the run is
-well defined, but the reader of the file believes something it does not do.
+replication, a flush delay on a cache that does not write behind, a degrade
+fault that degrades nothing: the run is well defined, but the reader of the
+file believes something it does not do (and a sweep may start from such a
+value: ``--over faults.0.loss=0,0.2``).
 A setting is noted only when it differs from its default, so the resolved
 scenario a run saves (every default written out) replays without notes it
 did not have.
@@ -27,17 +29,19 @@ def notes(data: dict, ctx: Context) -> list[str]:
 
     found = []
 
-    def given(path: tuple, schema: dict, why: str) -> None:
-        section = data
-        for part in path[:-1]:
-            section = section[part]
-        if section[path[-1]] == _default(schema, path[-1]):
-            return
+    def note(path: tuple, why: str) -> None:
         origin = next((ctx.overrides[path[:i]] for i in range(len(path), -1, -1)
                        if path[:i] in ctx.overrides), None)
         line = None if origin else ctx.line(path)
         where = ctx.source + (f", line {line}" if line else "") + f", at {format_path(path)}"
         found.append(f"{where}: {why}" + (f" (from {origin})" if origin else ""))
+
+    def given(path: tuple, schema: dict, why: str) -> None:
+        section = data
+        for part in path[:-1]:
+            section = section[part]
+        if section[path[-1]] != _default(schema, path[-1]):
+            note(path, why)
 
     load = data["workload"]
     if load["arrivals"] == "closed":
@@ -65,4 +69,9 @@ def notes(data: dict, ctx: Context) -> list[str]:
                 given(at + (key,), schema, "has no effect without spares")
         elif kind == "service" and not config["cache"]:
             given(at + ("cache_timeout",), schema, "has no effect without a cache")
+    for i, fault in enumerate(data["faults"]):
+        if fault["kind"] == "degrade" and fault["latency"] is None and not fault["loss"] \
+                and not fault["duplicate"]:
+            note(("faults", i), "a degrade fault without latency, loss or duplicate changes "
+                                "nothing")
     return found
