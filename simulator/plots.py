@@ -536,8 +536,14 @@ def latency(
     ax = figure.subplots()
     colours = shade_faults([ax], history.faults)
     handles = []
-    for q, colour, width, name in ((0.99, "#D55E00", 3.2, "p99"), (0.5, "#0072B2", 2.0, "p50 (median)")):
-        (line,) = ax.plot(table["t_s"], table[quantile_column(q)], color=colour, lw=width, marker=".", ms=5, label=name)
+    # zero latencies (a run with no delays) lifted below the others, as in the timeline
+    values = table[[quantile_column(q) for q in (0.5, 0.99)]].to_numpy(np.float64)
+    positive = values[values > 0]
+    floor = positive.min() / 2 if len(positive) else MIN_LATENCY_S
+    for q, colour, lw, name in ((0.99, "#D55E00", 3.2, "p99"), (0.5, "#0072B2", 2.0, "p50 (median)")):
+        column = table[quantile_column(q)].to_numpy(np.float64)
+        (line,) = ax.plot(table["t_s"], np.where(column > 0, column, np.where(np.isnan(column), np.nan, floor)),
+                          color=colour, lw=lw, marker=".", ms=5, label=name)
         handles.append(line)
     _log_time_axis(ax, "y")
     if table["ops"].sum() == 0:

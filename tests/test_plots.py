@@ -237,6 +237,8 @@ def test_latency_figure_draws_p50_and_p99():
     assert_duration_ticks(figure, ax.yaxis)
     assert [line.get_label() for line in ax.get_lines()] == ["p99", "p50 (median)"]
     assert "2s" in figure.get_suptitle()
+    # the title names the window, not a line width that happened to be 2
+    assert "moving windows of 500ms" in latency(history, window_s=0.5).get_suptitle()
 
 
 def test_figures_of_a_large_run_render_quickly(tmp_path):
@@ -299,3 +301,15 @@ def test_phantom_reads_are_marked_in_the_timeline():
     figure = timeline(plain, stale=stale_reads(plain), windows=windows(plain))
     assert not any("phantom read" in t.get_text()
                    for t in figure.axes[0].get_legend().get_texts())
+
+
+def test_a_run_without_delays_draws_its_zero_latencies_without_a_warning(tmp_path):
+    import warnings
+    history = make_history(
+        ops=[("read", 0, t, t, "ok", 0) for t in np.arange(0.0, 5.0, 0.01)], duration=5)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # matplotlib: 'cannot be log-scaled'
+        figure = latency(history)
+        figure.savefig(tmp_path / "latency.png")
+    line = figure.axes[0].lines[0]
+    assert np.nanmax(line.get_ydata()) > 0
