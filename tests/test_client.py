@@ -13,6 +13,14 @@ import simulator
 Z = 5.0
 
 
+def _workload(defaults: dict, given: dict | None) -> dict:
+    """``defaults`` with ``given`` on top; a closed loop has no rate (it would be noted)."""
+    load = {**defaults, **(given or {})}
+    if load.get("arrivals") == "closed" and "rate" not in (given or {}):
+        del load["rate"]
+    return load
+
+
 def scenario(api=None, workload=None, faults=(), duration="2s", latency="500us"):
     return {
         "name": "client-test",
@@ -23,8 +31,8 @@ def scenario(api=None, workload=None, faults=(), duration="2s", latency="500us")
             "api": {"kind": "service", "instances": 2, "workers": 64, "service_time": "1ms",
                     "database": "db", **(api or {})},
         },
-        "workload": {"target": "api", "rate": 100, "read_fraction": 0.8, "keys": 10,
-                     "timeout": "1s", **(workload or {})},
+        "workload": _workload({"target": "api", "rate": 100, "read_fraction": 0.8,
+                               "keys": 10, "timeout": "1s"}, workload),
         "faults": list(faults),
     }
 
@@ -90,6 +98,7 @@ def test_closed_loop_processes_follow_the_jepsen_rule_and_concurrency_bound():
     clients = 5
     data = scenario(**MIXED)
     data["workload"].update(arrivals="closed", clients=clients, think="20ms")
+    del data["workload"]["rate"]  # a closed loop has no rate
     ops = ops_of(data, seed=3)
     assert (ops["status"] == "info").sum() > 5
     check_jepsen_processes(ops)

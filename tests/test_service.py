@@ -16,6 +16,14 @@ R = 0.0005   # database read time
 S = 0.010    # service time
 
 
+def _workload(defaults: dict, given: dict | None) -> dict:
+    """``defaults`` with ``given`` on top; a closed loop has no rate (it would be noted)."""
+    load = {**defaults, **(given or {})}
+    if load.get("arrivals") == "closed" and "rate" not in (given or {}):
+        del load["rate"]
+    return load
+
+
 def scenario(api=None, db=None, cache=None, workload=None, faults=(), duration="2s",
              latency=L):
     components = {
@@ -31,8 +39,8 @@ def scenario(api=None, db=None, cache=None, workload=None, faults=(), duration="
         "duration": duration,
         "network": {"latency": latency},
         "components": components,
-        "workload": {"target": "api", "rate": 50, "read_fraction": 0.8, "keys": 10,
-                     "timeout": "1s", **(workload or {})},
+        "workload": _workload({"target": "api", "rate": 50, "read_fraction": 0.8,
+                               "keys": 10, "timeout": "1s"}, workload),
         "faults": list(faults),
     }
 
