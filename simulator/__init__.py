@@ -57,5 +57,5 @@ def analyse(history):
     return Result(history)
 
 
-__all__ = ["History", "ScenarioError", "ScenarioNote", "SedimentError", "analyse", "load", "load_history",
-           "run", "sweep", "__version__"]
+__all__ = ["History", "ScenarioError", "ScenarioNote", "SedimentError", "analyse", "load",
+           "load_history", "run", "sweep", "__version__"]

@@ -9,8 +9,8 @@ and crashed before flushing it).
 A write is matched to the truth by its operation index (the truth's
 ``writer`` column) where a row names it (a write the network duplicated may
 have several rows: it survived if one did), else by ``(key, version)``
-within its source of truth, among the rows that name no writer.  ``info`` writes are never lost writes:
-the client was not told they happened.
+within its source of truth, among the rows that name no writer.  ``info``
+writes are never lost writes: the client was not told they happened.
 """
 
 from __future__ import annotations

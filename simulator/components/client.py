@@ -39,8 +39,8 @@ SCHEMA = {
     "target": Field(string, doc="the service (or database) component the clients call"),
     "arrivals": Field(choice("poisson", "closed"), "poisson",
                       "poisson: open loop at `rate`; closed: `clients` loops with `think`"),
-    "rate": Field(number(above=0.0), 100.0, "operations per second (poisson; times the duration, at most "
-                                              "100 million)"),
+    "rate": Field(number(above=0.0), 100.0,
+                  "operations per second (poisson; times the duration, at most 100 million)"),
     "clients": Field(integer(1, 1_000_000), 10, "concurrent clients (closed)"),
     "think": Field(distribution, "10ms", "pause between a client's operations (closed)"),
     "read_fraction": Field(probability, 0.9, "probability that an operation is a read"),

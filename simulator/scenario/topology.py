@@ -12,8 +12,9 @@ from ..schema import Context, Field, boolean, distribution, duration, integer, l
 
 _NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_.-]*$")
 
-#: The longest run: a million simulated seconds.  Monitors and retries tick
-#: for the whole run whatever the load, so a longer one would not finish.
+#: The longest run: a million simulated seconds (11.6 days).  Monitors,
+#: retries and expiry tick for the whole run whatever the load; a longer one
+#: is a slip of the keyboard (1e300s ran until memory ran out), not a lesson.
 MAX_DURATION = 1e6
 #: The most operations an open-loop workload may be expected to send (rate
 #: times duration): the history takes about 400 bytes an operation in memory,
