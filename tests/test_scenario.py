@@ -194,6 +194,23 @@ def test_a_run_too_long_or_too_large_to_finish_is_refused(tmp_path):
     load(write(tmp_path, GOOD), ["workload.rate=1e7"])  # 100 million exactly
 
 
+@pytest.mark.parametrize("overrides, path", [
+    (["components.db.replication_retry=1us", "duration=1000s"],
+     ("components", "db", "replication_retry")),
+    (["components.db.failover={heartbeat: 1us}", "duration=1000s"],
+     ("components", "db", "failover", "heartbeat")),
+    (["faults.0={kind: failures, node: api, mttf: 1us, mttr: 1us, start: 1s, end: 900s}",
+      "duration=1000s"],
+     ("faults", 0)),
+])
+def test_a_timer_too_fast_for_the_run_to_finish_is_refused(tmp_path, overrides, path):
+    error = error_of(tmp_path, GOOD, *overrides)
+    assert error.path == path
+    assert "a run's timers may fire at most 100,000,000 times" in error.message
+    # the same timers at a sane period are fine
+    load(write(tmp_path, GOOD), ["components.db.replication_retry=1ms", "duration=1000s"])
+
+
 def test_messages_show_values_as_written(tmp_path):
     # YAML reads 2001-12-14 as a date; no scenario value is one, so the text stays
     error = error_of(tmp_path, GOOD.replace("ttl: 5s", "ttl: 2001-12-14"))

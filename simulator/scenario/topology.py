@@ -216,7 +216,40 @@ def check_references(data: dict, ctx: Context) -> dict[str, list[str]]:
         if fault["end"] > run + 1e-9:
             ctx.fail(path, f"the fault lasts until {fault['end']:g}s, after the run ends "
                            f"({ends}); every fault is healed within the run")
+    _check_ticks(data, nodes, ctx)
     return nodes
+
+
+def _check_ticks(data: dict, nodes: dict, ctx: Context) -> None:
+    """Refuse a timer so fast that the run would not finish: the events a
+    periodic timer causes whatever the load, at most :data:`MAX_OPERATIONS`."""
+    run = data["duration"]
+    ticks = []  # (path, what ticks, events)
+    for name, config in data["components"].items():
+        at = ("components", name)
+        if config["kind"] == "database" and config["failover"] is not None:
+            every = config["failover"]["heartbeat"]
+            ticks.append((at + ("failover", "heartbeat"), "the monitor's pings",
+                          run / every * len(nodes[name])))
+        if config["kind"] == "database" and config["replicas"]:
+            every = config["replication_retry"]
+            ticks.append((at + ("replication_retry",), "the probes of a silent replica",
+                          run / every * config["replicas"]))
+        if config["kind"] == "quorum" and config["spares"]:
+            every = config["handoff_every"]
+            ticks.append((at + ("handoff_every",), "the spares' hand-offs",
+                          run / every * config["spares"]))
+    for i, fault in enumerate(data["faults"]):
+        if fault["kind"] == "failures":
+            cycle = fault["mttf"] + fault["mttr"]
+            ticks.append((("faults", i), "the failures and repairs",
+                          fault["duration"] / cycle * 2
+                          * sum(len(nodes.get(n, [n])) for n in fault["node"])))
+    for path, what, events in ticks:
+        if events > MAX_OPERATIONS:
+            ctx.fail(path, f"{what} would come about {events:.3g} times in a {run:g}s run; "
+                           f"a run's timers may fire at most {MAX_OPERATIONS:,} times (make "
+                           f"the period longer or the run shorter)")
 
 
 def _nodes_of(names: list, components, owner: dict, everyone: bool = True) -> set:
