@@ -213,8 +213,24 @@ def sweep(scenario, grid, seeds, overrides, duration, processes, out):
     shown = table[list(table.columns[:len(grid) + 1]) + list(SWEEP_COLUMNS)]
     click.echo(shown.rename(columns=SWEEP_COLUMNS).to_string(
         index=False, na_rep="-", float_format=lambda x: f"{x:.4g}"))
+    if table["seed"].nunique() > 1:
+        click.echo("\nover the seeds: the mean, and the half-width of its 95% confidence "
+                   "interval")
+        click.echo(_across_seeds(table, len(grid)).to_string(index=False))
     if out:
         click.echo(f"\n{len(table)} runs: {out}")
+
+
+def _across_seeds(table, values: int):
+    """The sweep's terminal table summed up per combination: 'mean ± half-width'."""
+    from .sweeps import across_seeds
+    summed = across_seeds(table)
+    cells = summed[list(summed.columns[:values + 1])].copy()  # the values and 'seeds'
+    for column, header in SWEEP_COLUMNS.items():
+        cells[header] = [
+            "-" if mean != mean else f"{mean:.4g}" + ("" if half != half else f" ± {half:.2g}")
+            for mean, half in zip(summed[column], summed[f"{column}_ci"])]
+    return cells
 
 
 def _grid_option(text: str) -> tuple[str, list]:

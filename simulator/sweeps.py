@@ -40,6 +40,7 @@ from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from typing import Callable, Iterable, Mapping
 
+import numpy as np
 import pandas as pd
 
 from .errors import ScenarioNote, SedimentError
@@ -98,6 +99,35 @@ def sweep(scenario, grid: Mapping[str, Iterable] | Iterable[Mapping] | None = No
             value = {"value": value}
         rows.append({**row, **{k: v for k, v in value.items() if k not in row}})
     return pd.DataFrame(rows, columns=_columns(rows, runs))
+
+
+def across_seeds(table: pd.DataFrame, level: float = 0.95) -> pd.DataFrame:
+    """A sweep's rows summed up over their seeds: one row per combination of
+    values (the columns before ``seed``), with ``seeds`` (how many) and, for
+    each numeric measured column ``x``, ``x`` (the mean over the seeds, NaN
+    ignored) and ``x_ci`` (the half-width of its ``level`` confidence
+    interval, Student's t: :func:`~simulator.analysis.intervals.mean_interval`;
+    NaN with fewer than two values).  Combinations keep the sweep's order.
+    """
+    from .analysis.intervals import mean_interval
+    if "seed" not in table.columns:
+        raise ValueError("not a sweep's table: it has no 'seed' column")
+    at = list(table.columns).index("seed")
+    grid = list(table.columns[:at])
+    measured = [c for c in table.columns[at + 1:] if pd.api.types.is_numeric_dtype(table[c])
+                and not pd.api.types.is_bool_dtype(table[c])]
+    groups = table.groupby(grid, sort=False, dropna=False) if grid else [((), table)]
+    rows = []
+    for values, rows_of in groups:
+        values = values if isinstance(values, tuple) else (values,)
+        row = dict(zip(grid, values))
+        row["seeds"] = len(rows_of)
+        for column in measured:
+            mean, half, _ = mean_interval(rows_of[column].to_numpy(np.float64), level)
+            row[column], row[f"{column}_ci"] = mean, half
+        rows.append(row)
+    return pd.DataFrame(rows, columns=grid + ["seeds"] + [
+        name for column in measured for name in (column, f"{column}_ci")])
 
 
 def cap(result) -> dict:

@@ -271,7 +271,12 @@ def test_sweep_prints_a_row_per_run_and_writes_every_column(tmp_path):
     assert result.exit_code == 0, result.output
     lines = result.output.strip().splitlines()
     assert lines[0].split()[:3] == ["components.cache.ttl", "workload.read_fraction", "seed"]
-    assert len(lines) == 1 + 8 + 2  # header, a row per run, a blank line and the file
+    # header, a row per run; then over the seeds: title, header, a row per combination;
+    # a blank line before each part and the file
+    assert len(lines) == 1 + 8 + 1 + 2 + 4 + 2
+    assert lines[10].startswith("over the seeds: the mean")
+    assert lines[11].split()[:3] == ["components.cache.ttl", "workload.read_fraction", "seeds"]
+    assert all(" 2 " in line and "±" in line for line in lines[12:16])
     expected = simulator.sweep(ROOT / "scenarios/partition.yaml",
                                {"components.cache.ttl": ["1s", "60s"],
                                 "workload.read_fraction": [0.5, 0.9]}, seeds=[2, 3],
