@@ -227,6 +227,9 @@ def _across_seeds(table, values: int):
     summed = across_seeds(table)
     cells = summed[list(summed.columns[:values + 1])].copy()  # the values and 'seeds'
     for column, header in SWEEP_COLUMNS.items():
+        if column not in summed:  # no run had it (no partition: nothing during one)
+            cells[header] = "-"
+            continue
         cells[header] = [
             "-" if mean != mean else f"{mean:.4g}" + ("" if half != half else f" ± {half:.2g}")
             for mean, half in zip(summed[column], summed[f"{column}_ci"])]

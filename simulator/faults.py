@@ -33,12 +33,14 @@ SCHEMAS = {
     "partition": {
         "groups": Field(list_of(names, 2), None,
                         "nodes in different groups cannot talk; unlisted nodes reach "
-                        "everyone ('*': every node no other group names)"),
+                        "everyone ('*' in one group: every node but the client that no "
+                        "other group names)"),
         "isolate": Field(names, None, "cut these nodes off from every other node"),
         "one_way": Field(record({"from": Field(names), "to": Field(names)},
                                 what="a one-way partition"), None,
                          "drop messages from `from` to `to` (to does not hear from; "
-                         "'*': every node the other side does not name)"),
+                         "'*' on one side: every node but the client the other side does "
+                         "not name)"),
         "shape": Field(choice(*SHAPES), None,
                        "a named Jepsen shape over the nodes in `among`: "
                        + ", ".join(SHAPES)),
@@ -192,15 +194,17 @@ def blocked_pairs(fault: dict, resolve, everyone: list[str], stream=None) -> lis
 
 def _sides(sides: list, resolve) -> list[list[str]]:
     """The nodes of each side of a partition: the names it gives, and for ``*``
-    every node that no other side names (everyone *else*, so a node is on one
-    side, and nodes that share a side still talk)."""
+    every node but the client that no other side names (everyone *else*, as in
+    a shape's ``among``: a node is on one side, nodes that share a side still
+    talk, and the clients reach everyone unless a side names ``client``)."""
     named = [resolve([n for n in side if n != "*"]) for side in sides]
     result = []
     for i, side in enumerate(sides):
         nodes = list(named[i])
         if "*" in side:
             elsewhere = {n for j, other in enumerate(named) if j != i for n in other}
-            nodes += [n for n in resolve(["*"]) if n not in elsewhere and n not in nodes]
+            nodes += [n for n in resolve(["*"]) if n != "client" and n not in elsewhere
+                      and n not in nodes]
         result.append(nodes)
     return result
 

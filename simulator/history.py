@@ -174,27 +174,30 @@ def save(history: History, folder: str | Path) -> None:
 def load(folder: str | Path) -> History:
     """Read a history written by :func:`save`."""
     folder = Path(folder)
+    meta = json.loads((folder / "history.json").read_text())
+    if not isinstance(meta, dict):
+        raise ValueError("history.json must hold a mapping")
     frames = {}
     for table, columns in TABLES.items():
         if table in LATER and not (folder / f"{table}.csv").exists():
             continue  # written by an older version: empty
         dtypes = {c: (object if d == "str" else d) for c, d in columns.items()}
-        _check_whole(folder / f"{table}.csv")
+        # a run's tables (history.json names the version that saved them) end
+        # with a line break; a hand-written one may not
+        _check_whole(folder / f"{table}.csv", saved="version" in meta)
         frames[table] = pd.read_csv(
             folder / f"{table}.csv", dtype=dtypes, keep_default_na=False,
             na_values={c: [""] for c, d in columns.items() if d == "float64"}
         )
-    meta = json.loads((folder / "history.json").read_text())
-    if not isinstance(meta, dict):
-        raise ValueError("history.json must hold a mapping")
     return History(meta=meta, **frames)
 
 
-def _check_whole(path: Path) -> None:
+def _check_whole(path: Path, saved: bool) -> None:
     """Refuse a table cut short mid-row (a copy or a disk that stopped mid-way):
     pandas would read the fields missing from its last row as empty strings
-    without a word.  :func:`save` ends every table with a line break; a table
-    written by hand may not, and is whole if its last row has every field."""
+    without a word.  A table :func:`save` wrote (``saved``) ends with a line
+    break; one written by hand may not, and is whole if its last row has every
+    field."""
     with open(path, "rb") as file:
         file.seek(0, 2)
         size = file.tell()
@@ -203,6 +206,8 @@ def _check_whole(path: Path) -> None:
         file.seek(-1, 2)
         if file.read(1) == b"\n":
             return
+        if saved:
+            raise ValueError(f"{path.name} is cut short: its last line is incomplete")
         file.seek(0)
         header = file.readline()
         file.seek(max(0, size - 65536))

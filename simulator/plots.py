@@ -548,6 +548,9 @@ def latency(
                           color=colour, lw=lw, marker=".", ms=5, label=name)
         handles.append(line)
     _log_time_axis(ax, "y")
+    if (values == 0).any():  # say where a log axis put them
+        ax.text(0.01, 0.02, f"a latency of 0 is drawn at {delta_label(floor)}",
+                transform=ax.transAxes, fontsize=9, color="#666666")
     if table["ops"].sum() == 0:
         ax.set_ylim(1e-4, 1.0)
         _no_data(ax, "no ok operations")

@@ -103,27 +103,43 @@ def sweep(scenario, grid: Mapping[str, Iterable] | Iterable[Mapping] | None = No
 
 def across_seeds(table: pd.DataFrame, level: float = 0.95) -> pd.DataFrame:
     """A sweep's rows summed up over their seeds: one row per combination of
-    values (the columns before ``seed``), with ``seeds`` (how many) and, for
-    each numeric measured column ``x``, ``x`` (the mean over the seeds, NaN
-    ignored) and ``x_ci`` (the half-width of its ``level`` confidence
-    interval, Student's t: :func:`~simulator.analysis.intervals.mean_interval`;
-    NaN with fewer than two values).  Combinations keep the sweep's order.
+    values (the columns before ``seed``, as the sweep gave them), with ``seeds``
+    (its runs) and, for each measured column ``x`` that holds numbers (or
+    true/false, averaged as a proportion; a run without a value, None or NaN,
+    is left out of its column), ``x`` (the mean over the seeds) and ``x_ci``
+    (the half-width of its ``level`` confidence interval, Student's t:
+    :func:`~simulator.analysis.intervals.mean_interval`; NaN with fewer than
+    two values).  Combinations keep the sweep's order.
     """
     from .analysis.intervals import mean_interval
     if "seed" not in table.columns:
         raise ValueError("not a sweep's table: it has no 'seed' column")
     at = list(table.columns).index("seed")
     grid = list(table.columns[:at])
-    measured = [c for c in table.columns[at + 1:] if pd.api.types.is_numeric_dtype(table[c])
-                and not pd.api.types.is_bool_dtype(table[c])]
-    groups = table.groupby(grid, sort=False, dropna=False) if grid else [((), table)]
+    measured = {}
+    for column in table.columns[at + 1:]:
+        values = table[column]
+        if pd.api.types.is_bool_dtype(values):
+            values = values.astype(np.float64)
+        elif not pd.api.types.is_numeric_dtype(values):
+            # a measure missing in some runs (None) leaves a column of objects
+            numbers = pd.to_numeric(values, errors="coerce")
+            if numbers.isna().sum() != values.isna().sum():
+                continue  # text: not averaged
+            values = numbers
+        measured[column] = values.to_numpy(np.float64)
+    # combinations by their values' text, so that lists and mappings (a partition's
+    # groups) group too; each row shows the values as the sweep gave them
+    keys = [tuple(repr(v) for v in row) for row in table[grid].itertuples(index=False)]
+    order: dict[tuple, list[int]] = {}
+    for position, key in enumerate(keys):
+        order.setdefault(key, []).append(position)
     rows = []
-    for values, rows_of in groups:
-        values = values if isinstance(values, tuple) else (values,)
-        row = dict(zip(grid, values))
-        row["seeds"] = len(rows_of)
-        for column in measured:
-            mean, half, _ = mean_interval(rows_of[column].to_numpy(np.float64), level)
+    for positions in order.values():
+        row = {column: table[column].iloc[positions[0]] for column in grid}
+        row["seeds"] = len(positions)
+        for column, values in measured.items():
+            mean, half, _ = mean_interval(values[positions], level)
             row[column], row[f"{column}_ci"] = mean, half
         rows.append(row)
     return pd.DataFrame(rows, columns=grid + ["seeds"] + [

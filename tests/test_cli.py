@@ -286,6 +286,16 @@ def test_sweep_prints_a_row_per_run_and_writes_every_column(tmp_path):
     pd.testing.assert_frame_equal(written, expected, check_dtype=False)
 
 
+def test_a_sweep_over_seeds_of_a_scenario_without_a_partition_shows_dashes():
+    # nothing is measured during partitions there: the summary says '-', not KeyError
+    result = invoke("sweep", ROOT / "scenarios/cache-race.yaml", "--over",
+                    "components.cache.ttl=1s,5s", "--seeds", "1-2")
+    assert result.exit_code == 0, result.output
+    summed = result.output.split("over the seeds")[1].strip().splitlines()[2:]
+    assert len(summed) == 2
+    assert all(line.split().count("-") == 2 and "±" in line for line in summed)
+
+
 def test_sweep_shows_its_runs_progress(monkeypatch):
     from simulator import cli
     seen = []
@@ -324,6 +334,14 @@ def test_a_hand_written_table_without_a_final_line_break_is_whole(tmp_path):
     assert invoke(ROOT / "scenarios/partition.yaml", "--out", out, "-q", *SMALL).exit_code == 0
     text = (out / "truth.csv").read_text()
     (out / "truth.csv").write_text(text.rstrip("\n"))
+    # a run's table (history.json names the version that saved it) ends with a line
+    # break: without one, even a last field cut short ('expire' to 'exp') shows
+    result = CliRunner().invoke(main, ["report", str(out)])
+    assert result.exit_code == 2 and "truth.csv is cut short" in result.output
+    # a hand-written history (no version) is whole when its last row has every field
+    meta = json.loads((out / "history.json").read_text())
+    del meta["version"]
+    (out / "history.json").write_text(json.dumps(meta))
     assert len(load_history(out).truth) == text.count("\n") - 1
     (out / "truth.csv").write_text(text.rstrip("\n").rsplit(",", 2)[0])  # two fields short
     result = CliRunner().invoke(main, ["report", str(out)])

@@ -93,8 +93,8 @@ def test_one_way_blocks_a_single_direction():
 def test_a_side_that_is_everyone_is_everyone_else():
     # '*' against x is every node but x's: x hears from no one else, and its own
     # nodes still talk to each other (and never is a node cut off from itself)
-    def star(names):
-        return EVERYONE if names == ["*"] else resolve(names)
+    def star(names):  # as World.resolve: '*' is every node, the client first
+        return ["client"] + EVERYONE if names == ["*"] else resolve(names)
     others = ["y", "z", "w"]
     pairs = set(blocked_pairs({"one_way": {"from": ["*"], "to": ["x"]}}, star, EVERYONE))
     assert pairs == {(a, b) for a in others for b in ("x-1", "x-2")}
@@ -104,6 +104,8 @@ def test_a_side_that_is_everyone_is_everyone_else():
     # named beside '*', a node stays on the side that names it
     pairs = set(blocked_pairs({"groups": [["x", "y"], ["*", "z"]]}, star, EVERYONE))
     assert ("x-1", "y") not in pairs and ("z", "w") not in pairs and ("y", "z") in pairs
+    # the client is in no side that '*' makes: it reaches everyone, as in a shape's 'among'
+    assert not any("client" in pair for pair in pairs)
 
 
 def test_world_resolves_component_names_to_their_nodes():

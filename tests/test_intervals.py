@@ -76,3 +76,25 @@ def test_a_sweep_is_summed_up_per_combination_in_its_order():
     assert len(alone) == 1 and alone["seeds"].iloc[0] == 6
     with pytest.raises(ValueError, match="no 'seed' column"):
         across_seeds(table.drop(columns="seed"))
+
+
+def test_missing_measures_true_false_measures_and_unhashable_values_are_summed_up():
+    # a measure None in every run (no partition: nothing during one) stays a column of
+    # NaN; a true/false measure is a proportion; a grid value may be a list (groups) or
+    # None, and comes back as given
+    groups = [[["api-1"], ["*"]], [["db"], ["*"]]]
+    table = pd.DataFrame({
+        "faults.0.groups": [groups[0], groups[0], groups[1], groups[1]],
+        "label": [None, None, "x", "x"],
+        "seed": [1, 2, 1, 2],
+        "during": [None, None, None, None],
+        "some": [None, 1.0, 2.0, 4.0],
+        "split": [True, False, True, True],
+    })
+    summed = across_seeds(table)
+    assert summed["faults.0.groups"].tolist() == groups
+    assert pd.isna(summed["label"].iloc[0]) and summed["label"].iloc[1] == "x"
+    assert summed["during"].isna().all() and summed["during_ci"].isna().all()
+    assert summed["some"].tolist() == [1.0, 3.0]
+    assert math.isnan(summed["some_ci"].iloc[0])  # one value: no interval
+    assert summed["split"].tolist() == [0.5, 1.0]

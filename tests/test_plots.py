@@ -313,3 +313,4 @@ def test_a_run_without_delays_draws_its_zero_latencies_without_a_warning(tmp_pat
         figure.savefig(tmp_path / "latency.png")
     line = figure.axes[0].lines[0]
     assert np.nanmax(line.get_ydata()) > 0
+    assert any(t.get_text() == "a latency of 0 is drawn at 1us" for t in figure.axes[0].texts)

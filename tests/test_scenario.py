@@ -160,6 +160,11 @@ def test_a_node_on_both_sides_of_a_partition_is_refused(tmp_path):
         scenario = load(write(tmp_path, GOOD.replace("groups: [[api-1, cache], [api-2, db]]",
                                                      cut)))
         assert scenario.data["faults"][0]["kind"] == "partition"
+    # but it is everyone else on one side only
+    for cut, where in (("groups: [['*'], [db], ['*', cache]]", ("faults", 0, "groups", 2)),
+                       ("one_way: {from: '*', to: ['*']}", ("faults", 0, "one_way"))):
+        error = error_of(tmp_path, GOOD.replace("groups: [[api-1, cache], [api-2, db]]", cut))
+        assert error.path == where and "on one side only" in error.message
 
 
 def test_a_fault_may_give_duration_and_end_only_if_they_agree(tmp_path):
@@ -195,7 +200,8 @@ def test_a_run_too_long_or_too_large_to_finish_is_refused(tmp_path):
 
 
 @pytest.mark.parametrize("overrides, path", [
-    (["components.db.replication_retry=1us", "duration=1000s"],
+    # probes tick only while something is unanswered: the faults' 900 s bound them
+    (["components.db.replication_retry=1us", "duration=1000s", "faults.0.duration=900s"],
      ("components", "db", "replication_retry")),
     (["components.db.failover={heartbeat: 1us}", "duration=1000s"],
      ("components", "db", "failover", "heartbeat")),
@@ -207,8 +213,10 @@ def test_a_timer_too_fast_for_the_run_to_finish_is_refused(tmp_path, overrides, 
     error = error_of(tmp_path, GOOD, *overrides)
     assert error.path == path
     assert "a run's timers may fire at most 100,000,000 times" in error.message
-    # the same timers at a sane period are fine
-    load(write(tmp_path, GOOD), ["components.db.replication_retry=1ms", "duration=1000s"])
+    # the same timers at a sane period are fine, and a fast retry in a short fault too
+    load(write(tmp_path, GOOD), ["components.db.replication_retry=1ms", "duration=1000s",
+                                 "faults.0.duration=900s"])
+    load(write(tmp_path, GOOD), ["components.db.replication_retry=1us", "duration=1000s"])
 
 
 def test_messages_show_values_as_written(tmp_path):

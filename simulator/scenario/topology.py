@@ -222,8 +222,11 @@ def check_references(data: dict, ctx: Context) -> dict[str, list[str]]:
 
 def _check_ticks(data: dict, nodes: dict, ctx: Context) -> None:
     """Refuse a timer so fast that the run would not finish: the events a
-    periodic timer causes whatever the load, at most :data:`MAX_OPERATIONS`."""
+    periodic timer may cause, at most :data:`MAX_OPERATIONS`.  The monitor
+    pings for the whole run; replication probes and hand-offs tick only while
+    something is unanswered, which the faults bound (their total length)."""
     run = data["duration"]
+    faulted = min(run, sum(fault["duration"] for fault in data["faults"]))
     ticks = []  # (path, what ticks, events)
     for name, config in data["components"].items():
         at = ("components", name)
@@ -234,11 +237,11 @@ def _check_ticks(data: dict, nodes: dict, ctx: Context) -> None:
         if config["kind"] == "database" and config["replicas"]:
             every = config["replication_retry"]
             ticks.append((at + ("replication_retry",), "the probes of a silent replica",
-                          run / every * config["replicas"]))
+                          faulted / every * config["replicas"]))
         if config["kind"] == "quorum" and config["spares"]:
             every = config["handoff_every"]
             ticks.append((at + ("handoff_every",), "the spares' hand-offs",
-                          run / every * config["spares"]))
+                          faulted / every * config["spares"]))
     for i, fault in enumerate(data["faults"]):
         if fault["kind"] == "failures":
             cycle = fault["mttf"] + fault["mttr"]
@@ -247,7 +250,7 @@ def _check_ticks(data: dict, nodes: dict, ctx: Context) -> None:
                           * sum(len(nodes.get(n, [n])) for n in fault["node"])))
     for path, what, events in ticks:
         if events > MAX_OPERATIONS:
-            ctx.fail(path, f"{what} would come about {events:.3g} times in a {run:g}s run; "
+            ctx.fail(path, f"{what} could come about {events:.3g} times in a {run:g}s run; "
                            f"a run's timers may fire at most {MAX_OPERATIONS:,} times (make "
                            f"the period longer or the run shorter)")
 
@@ -286,6 +289,11 @@ def _check_fault_targets(fault, path, ctx, check_names, of_kind, components, own
             # node -> the first group that names it ('*', everyone else, names none:
             # a partition never cuts a node off from itself, see blocked_pairs)
             side: dict[str, int] = {}
+            starred = [j for j, group in enumerate(fault["groups"]) if "*" in group]
+            if len(starred) > 1:
+                ctx.fail(path + ("groups", starred[1]), f"'*' is in groups {starred[0]} and "
+                                                        f"{starred[1]}: it stands for "
+                                                        f"everyone else, on one side only")
             for j, group in enumerate(fault["groups"]):
                 check_names(path + ("groups", j), group)
                 for node in _nodes_of(group, components, owner, everyone=False):
@@ -298,6 +306,9 @@ def _check_fault_targets(fault, path, ctx, check_names, of_kind, components, own
         else:
             check_names(path + ("one_way", "from"), fault["one_way"]["from"])
             check_names(path + ("one_way", "to"), fault["one_way"]["to"])
+            if "*" in fault["one_way"]["from"] and "*" in fault["one_way"]["to"]:
+                ctx.fail(path + ("one_way",), "'*' is on both sides: it stands for everyone "
+                                              "else, on one side only")
             both = _nodes_of(fault["one_way"]["from"], components, owner, everyone=False) & \
                 _nodes_of(fault["one_way"]["to"], components, owner, everyone=False)
             if both:
