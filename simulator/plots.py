@@ -6,6 +6,7 @@ global state, safe to call from threads and worker processes.
 
 from __future__ import annotations
 
+import io
 import math
 
 import numpy as np
@@ -297,8 +298,23 @@ def _log_time_axis(ax, which: str) -> None:
     axis.set_minor_formatter(_DurationTicks())
 
 
+class Picture(Figure):
+    """A matplotlib Figure that shows itself in Jupyter.
+
+    Built without pyplot, a figure has no backend to display it: a notebook
+    showed ``<Figure size 1200x700 with 2 Axes>`` for ``result.timeline()``
+    unless the user had run ``%matplotlib inline``.  IPython draws an object
+    with a ``_repr_png_`` as that picture.
+    """
+
+    def _repr_png_(self) -> bytes:
+        buffer = io.BytesIO()
+        self.savefig(buffer, format="png")
+        return buffer.getvalue()
+
+
 def _new_figure(width: float, height: float) -> Figure:
-    figure = Figure(figsize=(width, height), dpi=100, layout="constrained")
+    figure = Picture(figsize=(width, height), dpi=100, layout="constrained")
     FigureCanvasAgg(figure)
     return figure
 
@@ -319,8 +335,7 @@ def timeline(history: History, stale: pd.DataFrame | None = None, windows: pd.Da
     many keys it had divergent.  ``stale`` and ``windows`` are the analysis
     tables; without them the marks they feed are left out.
     """
-    figure = Figure(figsize=(12, 7), dpi=100, layout="constrained")
-    FigureCanvasAgg(figure)
+    figure = _new_figure(12, 7)
     n_copies = max(len(history.copy_info), 1)
     top, bottom = figure.subplots(
         2, 1, sharex=True, gridspec_kw={"height_ratios": [3, max(1.2, min(3.0, 0.45 * n_copies))]}

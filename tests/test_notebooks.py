@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -26,3 +27,10 @@ def test_notebook_runs(path, monkeypatch):
     errors = [output for cell in notebook.cells if cell.cell_type == "code"
               for output in cell.get("outputs", []) if output.get("output_type") == "error"]
     assert not errors
+    # a cell that ends by drawing a figure shows it as a picture (figures are built
+    # without pyplot, so nothing but the figure itself can display them)
+    drawing = [cell for cell in notebook.cells if cell.cell_type == "code"
+               and re.search(r"(\.timeline\(\)|\.plot\.\w+\(\))\s*$", cell.source)]
+    for cell in drawing:
+        assert any("image/png" in output.get("data", {}) for output in cell.outputs), \
+            cell.source
