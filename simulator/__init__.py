@@ -35,11 +35,14 @@ def run(scenario, seed: int | None = None, *, overrides=(), progress=None, **val
     import warnings
 
     from .result import Result
+    from .scenario import load as load_scenario
     from .world import simulate
-    loaded = load(scenario, overrides, **values)
+    # the seed goes through the loader: checked like any value, and the result's
+    # scenario is the one that ran (its seed included), so it replays
+    loaded = load_scenario(scenario, overrides, seed=seed, **values)
     for note in loaded.notes:  # a setting that has no effect: said, not refused
         warnings.warn(note, ScenarioNote, stacklevel=2)
-    return Result(simulate(loaded, seed, progress), loaded)
+    return Result(simulate(loaded, progress=progress), loaded)
 
 
 def sweep(scenario, grid=None, *, seeds=None, measure=None, processes=None, progress=None,
@@ -52,8 +55,11 @@ def sweep(scenario, grid=None, *, seeds=None, measure=None, processes=None, prog
 
 
 def analyse(history):
-    """A :class:`~simulator.result.Result` for a saved or hand-made history."""
+    """A :class:`~simulator.result.Result` for a history, or for the results
+    folder that holds one (as :func:`load_history` reads it)."""
     from .result import Result
+    if not isinstance(history, History):
+        history = load_history(history)
     return Result(history)
 
 

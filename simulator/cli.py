@@ -16,16 +16,7 @@ import click
 
 from . import __version__
 from .errors import ScenarioNote, SedimentError
-
-def bundled_folder() -> Path:
-    """Where the bundled scenarios are: next to the package in a checkout (or an
-    editable install), else where a regular install put them
-    (``<prefix>/share/sediment/scenarios``)."""
-    checkout = Path(__file__).resolve().parent.parent / "scenarios"
-    if checkout.is_dir():
-        return checkout
-    return Path(sys.prefix) / "share" / "sediment" / "scenarios"
-
+from .scenario.bundled import bundled_folder, scenario_path as _scenario_path
 
 class _DefaultToRun(click.Group):
     """A group where an argument that is not a command name means ``run``."""
@@ -49,18 +40,6 @@ def _notes(scenario) -> None:
 
 def _count(n: int, what: str) -> str:
     return f"{n} {what}" + ("" if n == 1 else "s")
-
-
-def _scenario_path(text: str) -> str:
-    """A path as given, or the name of a bundled scenario (``partition``)."""
-    path = Path(text)
-    if path.exists():
-        return text
-    for folder in (Path("scenarios"), bundled_folder()):
-        candidate = folder / f"{text}.yaml"
-        if not path.suffix and candidate.exists():
-            return str(candidate)
-    return text
 
 
 class _Progress:

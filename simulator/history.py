@@ -148,6 +148,11 @@ class History:
         """Length of the run in simulated seconds."""
         return float(self.meta["duration_s"])
 
+    def __repr__(self) -> str:
+        name, seed = self.meta.get("scenario", "history"), self.meta.get("seed")
+        return (f"<History {name}" + (f" seed={seed}" if seed is not None else "")
+                + ": " + ", ".join(f"{len(getattr(self, t))} {t}" for t in TABLES) + ">")
+
 
 def _latest_time(history: History) -> float:
     times = [0.0]
@@ -174,6 +179,12 @@ def save(history: History, folder: str | Path) -> None:
 def load(folder: str | Path) -> History:
     """Read a history written by :func:`save`."""
     folder = Path(folder)
+    if not (folder / "history.json").is_file():
+        runs = sorted(p.name for p in folder.glob("seed-*") if p.is_dir()) \
+            if folder.is_dir() else []
+        raise FileNotFoundError(
+            f"{folder} holds no history.json: a run's results folder is "
+            f"results/<scenario>/seed-<n>" + (f" (here: {', '.join(runs)})" if runs else ""))
     meta = json.loads((folder / "history.json").read_text())
     if not isinstance(meta, dict):
         raise ValueError("history.json must hold a mapping")

@@ -7,7 +7,7 @@ from functools import cached_property
 import pandas as pd
 
 from . import analysis
-from .history import History
+from .history import COPY_ON_WRITE, History
 
 
 class Result:
@@ -23,8 +23,11 @@ class Result:
 
     @property
     def ops(self) -> pd.DataFrame:
-        """Client operations (one row per operation)."""
-        return self.history.ops
+        """Client operations (one row per operation): the caller's to change (a
+        row dropped or a column added here does not reach the analysis or a
+        saved folder; with pandas' copy-on-write the copy costs nothing until
+        then)."""
+        return self.history.ops.copy(deep=not COPY_ON_WRITE)
 
     @cached_property
     def stale_reads(self) -> pd.DataFrame:
@@ -115,3 +118,6 @@ class Figures:
 
     def __dir__(self):
         return self.names
+
+    def __repr__(self) -> str:
+        return f"<figures {', '.join(self.names)}: result.plot.timeline(), ...>"

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import difflib
 import math
+import numbers
 from dataclasses import dataclass
 from typing import Any, Callable
 
@@ -116,6 +117,8 @@ def integer(minimum: int | None = None, maximum: int | None = None) -> Validator
                     value = float(value)
                 except ValueError:
                     ctx.fail(path, f"expected a whole number, got {_describe(value)}")
+        if isinstance(value, numbers.Integral) and not isinstance(value, bool):
+            value = int(value)  # numpy's integers too (np.arange gives them)
         if isinstance(value, float) and value.is_integer():
             value = int(value)
         if isinstance(value, bool) or not isinstance(value, int):

@@ -76,6 +76,9 @@ def sweep(scenario, grid: Mapping[str, Iterable] | Iterable[Mapping] | None = No
     combinations = _combinations(grid)
     if "seed" in values or any("seed" in chosen for chosen in combinations):
         raise TypeError("a sweep takes its seeds as seeds=[...]")
+    if isinstance(seeds, (str, bytes)):  # "1-3" would run seeds 1, '-' and 3
+        raise TypeError(f"seeds is a list of whole numbers, e.g. seeds=range(1, 11), "
+                        f"got {seeds!r}")
     seeds = list(seeds) if seeds is not None else [None]
     if not seeds:
         raise ValueError("seeds is empty: give at least one seed")
@@ -95,6 +98,8 @@ def sweep(scenario, grid: Mapping[str, Iterable] | Iterable[Mapping] | None = No
     measured = _run_all(scenarios, measure or cap, processes, progress or _quiet)
     rows = []
     for row, value in zip(runs, measured):
+        if isinstance(value, pd.Series):  # a measure's Series: a column per entry
+            value = value.to_dict()
         if not isinstance(value, Mapping):
             value = {"value": value}
         rows.append({**row, **{k: v for k, v in value.items() if k not in row}})

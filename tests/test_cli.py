@@ -248,18 +248,25 @@ def test_an_unwritable_results_folder_is_an_error_not_a_traceback(tmp_path):
 
 
 def test_bundled_scenarios_are_found_where_a_regular_install_puts_them(tmp_path, monkeypatch):
+    import simulator
     import simulator.cli as cli
+    from simulator.scenario import bundled
     installed = tmp_path / "prefix" / "share" / "sediment" / "scenarios"
     installed.mkdir(parents=True)
     (installed / "lesson.yaml").write_text((ROOT / "scenarios" / "quorum.yaml").read_text())
     # an installed package: no scenarios folder next to it
-    monkeypatch.setattr(cli, "__file__", str(tmp_path / "site" / "simulator" / "cli.py"))
-    monkeypatch.setattr(cli.sys, "prefix", str(tmp_path / "prefix"))
+    monkeypatch.setattr(bundled, "__file__",
+                        str(tmp_path / "site" / "simulator" / "scenario" / "bundled.py"))
+    monkeypatch.setattr(bundled.sys, "prefix", str(tmp_path / "prefix"))
     monkeypatch.chdir(tmp_path)
     assert cli.bundled_folder() == installed
     assert cli._scenario_path("lesson") == str(installed / "lesson.yaml")
     result = invoke("list")
     assert result.exit_code == 0 and "lesson.yaml" in result.output
+    # and by name from Python, as on the command line
+    assert simulator.load("lesson").source == str(installed / "lesson.yaml")
+    with pytest.raises(simulator.ScenarioError, match="no such scenario file"):
+        simulator.load("nonesuch")
 
 
 def test_sweep_prints_a_row_per_run_and_writes_every_column(tmp_path):

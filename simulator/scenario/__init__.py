@@ -15,6 +15,7 @@ from pathlib import Path
 
 from ..errors import ScenarioError, format_path
 from ..schema import Context
+from .bundled import scenario_path
 from .notes import notes
 from .yamlfile import dump_yaml, load_yaml, parse_value
 from .topology import SCENARIO, check_references
@@ -59,6 +60,10 @@ def load(source, overrides: list[str] | tuple = (), *, seed: int | None = None,
     are the same as keyword arguments with ``__`` or ``.`` between the parts
     of the path (``workload__rate=500``).
     """
+    if isinstance(overrides, str):  # one override, not a list of its characters
+        overrides = [overrides]
+    if isinstance(source, (str, Path)):
+        source = scenario_path(source)  # a bundled scenario by its name
     if isinstance(source, Scenario):
         data, name, marks = copy.deepcopy(source.data), source.source, {}
     elif isinstance(source, dict):
