@@ -94,7 +94,7 @@ def sweep(scenario, grid: Mapping[str, Iterable] | Iterable[Mapping] | None = No
             scenarios.append(loaded)
     # a setting with no effect is said once, not once a run
     for note in dict.fromkeys(n for loaded in scenarios for n in loaded.notes):
-        warnings.warn(note, ScenarioNote, stacklevel=2)
+        warnings.warn(note, ScenarioNote, stacklevel=_outside())
     measured = _run_all(scenarios, measure or cap, processes, progress or _quiet)
     rows = []
     for row, value in zip(runs, measured):
@@ -104,6 +104,16 @@ def sweep(scenario, grid: Mapping[str, Iterable] | Iterable[Mapping] | None = No
             value = {"value": value}
         rows.append({**row, **{k: v for k, v in value.items() if k not in row}})
     return pd.DataFrame(rows, columns=_columns(rows, runs))
+
+
+def _outside() -> int:
+    """The ``stacklevel`` of the caller's first frame outside this package, so that
+    a warning points at the user's line (``simulator.sweep`` wraps this one)."""
+    package = os.path.dirname(os.path.abspath(__file__))
+    frame, level = sys._getframe(1), 1
+    while frame is not None and os.path.abspath(frame.f_code.co_filename).startswith(package):
+        frame, level = frame.f_back, level + 1
+    return level
 
 
 def across_seeds(table: pd.DataFrame, level: float = 0.95) -> pd.DataFrame:

@@ -280,4 +280,6 @@ def test_a_sweep_says_each_setting_with_no_effect_once():
         _sweep({"components.db.acks": [2, 3]}, seeds=[1, 2], processes=1)
     notes = [str(w.message) for w in caught if w.category is ScenarioNote]
     assert len(notes) == 2  # one per value, not one per run
+    # at the caller's line, not inside the package
+    assert {w.filename for w in caught if w.category is ScenarioNote} == {__file__}
     assert all("components.db.acks: has no effect" in note for note in notes)
