@@ -18,6 +18,7 @@ from . import __version__
 from .errors import ScenarioNote, SedimentError
 from .scenario.bundled import bundled_folder, scenario_path as _scenario_path
 
+
 class _DefaultToRun(click.Group):
     """A group where an argument that is not a command name means ``run``."""
 
