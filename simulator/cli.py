@@ -105,7 +105,8 @@ def run(scenario, seed, out, overrides, duration, quiet, as_json):
     from .world import World
     from .report import format_summary
     try:
-        loaded = load(_scenario_path(scenario), overrides, seed=seed, duration=duration)
+        loaded = load(_scenario_path(scenario), overrides, seed=seed, duration=duration,
+                      duration_from=f"--duration {duration}")
         if not quiet:
             _notes(loaded)
         world = World(loaded, loaded.seed)

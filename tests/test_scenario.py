@@ -266,8 +266,10 @@ def test_override_errors_name_the_override(tmp_path):
     assert "from --set components.nope.ttl=5s" in str(info.value)
     assert info.value.line is None
     # a run shortened by --duration says so when a fault no longer fits
-    with pytest.raises(ScenarioError, match=r"after the run ends \(4s, from --duration 4s\)"):
+    with pytest.raises(ScenarioError, match=r"after the run ends \(4s, from duration='4s'\)"):
         load(path, duration="4s")
+    with pytest.raises(ScenarioError, match=r"after the run ends \(4s, from --duration 4s\)"):
+        load(path, duration="4s", duration_from="--duration 4s")
 
 
 def test_missing_file_and_empty_file(tmp_path):

@@ -53,12 +53,13 @@ class Scenario:
 
 
 def load(source, overrides: list[str] | tuple = (), *, seed: int | None = None,
-         duration=None, **values) -> Scenario:
+         duration=None, duration_from: str | None = None, **values) -> Scenario:
     """Load and validate a scenario from a path to a YAML file, or a dict.
 
     ``overrides`` are ``PATH=VALUE`` strings as given to ``--set``; ``values``
     are the same as keyword arguments with ``__`` or ``.`` between the parts
-    of the path (``workload__rate=500``).
+    of the path (``workload__rate=500``).  ``duration_from`` names where
+    ``duration`` came from in messages (``--duration 40s`` on the command line).
     """
     if isinstance(overrides, str):  # one override, not a list of its characters
         overrides = [overrides]
@@ -94,7 +95,7 @@ def load(source, overrides: list[str] | tuple = (), *, seed: int | None = None,
     if seed is not None:
         _set(data, ctx, ("seed",), seed, f"seed={seed!r}")
     if duration is not None:
-        _set(data, ctx, ("duration",), duration, f"--duration {duration}")
+        _set(data, ctx, ("duration",), duration, duration_from or f"duration={duration!r}")
     resolved = SCENARIO(data, (), ctx)
     nodes = check_references(resolved, ctx)
     return Scenario(resolved, name, nodes, notes(resolved, ctx))
