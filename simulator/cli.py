@@ -157,7 +157,9 @@ def sweep(scenario, grid, seeds, overrides, duration, processes, out):
     """Run SCENARIO for every combination of values and seeds; one row per run.
 
     Each row is the run's CAP row: availability and stale fraction overall and
-    during partitions, p99 latency outside faults.
+    during partitions, p99 latency outside faults.  With several seeds, each
+    combination is then summed up: the mean over its seeds and the half-width
+    of its 95% confidence interval.
     """
     from . import csvfile
     from .sweeps import sweep as run_sweep
