@@ -40,13 +40,26 @@ class Context:
                 return None
             path = path[:-1]
 
-    def fail(self, path: tuple, message: str):
+    def origin(self, path: tuple) -> str | None:
+        """The override (``--set ...``) the value at ``path`` comes from, if any."""
         path = tuple(path)
         for depth in range(len(path), -1, -1):
             origin = self.overrides.get(path[:depth])
             if origin is not None:
-                raise ScenarioError(f"{message} (from {origin})", source=self.source, path=path)
-        raise ScenarioError(message, source=self.source, path=path, line=self.line(path))
+                return origin
+        return None
+
+    def error(self, path: tuple, message: str) -> ScenarioError:
+        """``message`` about the value at ``path``, placed where it came from: an
+        override names itself, a value of the file its line."""
+        path = tuple(path)
+        origin = self.origin(path)
+        if origin is not None:
+            return ScenarioError(f"{message} (from {origin})", source=self.source, path=path)
+        return ScenarioError(message, source=self.source, path=path, line=self.line(path))
+
+    def fail(self, path: tuple, message: str):
+        raise self.error(path, message)
 
 
 Validator = Callable[[Any, tuple, Context], Any]

@@ -12,7 +12,6 @@ did not have.
 
 from __future__ import annotations
 
-from ..errors import format_path
 from ..schema import Context
 
 
@@ -30,11 +29,7 @@ def notes(data: dict, ctx: Context) -> list[str]:
     found = []
 
     def note(path: tuple, why: str) -> None:
-        origin = next((ctx.overrides[path[:i]] for i in range(len(path), -1, -1)
-                       if path[:i] in ctx.overrides), None)
-        line = None if origin else ctx.line(path)
-        where = ctx.source + (f", line {line}" if line else "") + f", at {format_path(path)}"
-        found.append(f"{where}: {why}" + (f" (from {origin})" if origin else ""))
+        found.append(str(ctx.error(path, why)))  # placed as an error would be
 
     def given(path: tuple, schema: dict, why: str) -> None:
         section = data

@@ -208,7 +208,7 @@ def check_references(data: dict, ctx: Context) -> dict[str, list[str]]:
             ctx.fail(where, f"the fault must end after it starts; it starts at "
                             f"{fault['start']:g}s and ends at {fault['end']:g}s")
         # the run's length may come from elsewhere than the fault (--duration)
-        origin = ctx.overrides.get(("duration",))
+        origin = ctx.origin(("duration",))
         ends = f"{run:g}s" + (f", from {origin}" if origin else "")
         if fault["start"] >= run:
             ctx.fail(path + ("start",), f"the fault starts at {fault['start']:g}s, after the "
