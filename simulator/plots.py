@@ -99,11 +99,15 @@ def fault_handles(colours: dict[str, str]) -> list:
     return [Patch(color=c, alpha=0.25, label=f"fault: {k}") for k, c in colours.items()]
 
 
+def _log_floor(values: np.ndarray) -> float:
+    """Where a log axis draws a zero among ``values``: half the smallest positive one."""
+    positive = values[values > 0]
+    return positive.min() / 2 if len(positive) else MIN_LATENCY_S
+
+
 def _latency_floor(ops: pd.DataFrame):
     """A function giving latencies, with zero latencies lifted to a floor below all others (log scale)."""
-    latency = (ops["complete_s"] - ops["invoke_s"]).to_numpy(np.float64)
-    positive = latency[latency > 0]
-    floor = positive.min() / 2 if len(positive) else MIN_LATENCY_S
+    floor = _log_floor((ops["complete_s"] - ops["invoke_s"]).to_numpy(np.float64))
 
     def latency_of(frame: pd.DataFrame) -> np.ndarray:
         return np.maximum((frame["complete_s"] - frame["invoke_s"]).to_numpy(np.float64), floor)
@@ -126,20 +130,12 @@ def _draw_operations(ax, history: History, stale: pd.DataFrame | None) -> int:
             label=f"{name} ({int(holds(ops['status'], name).sum())})", rasterized=True,
         )
     if stale is not None and len(stale):
-        stale_ops = ops.loc[ops["index"].isin(stale.loc[stale["stale"], "index"])]
-        stale_shown, _ = _every_kth(stale_ops)
-        ax.scatter(
-            stale_shown["invoke_s"], latency_of(stale_shown), marker="x", s=max(size, 24), color=STALE_COLOUR,
-            lw=1.1, alpha=0.85, label=f"stale read ({len(stale_ops)})", zorder=3,
-        )
+        _mark(ax, ops, stale.loc[stale["stale"], "index"], latency_of, "stale read", marker="x",
+              s=max(size, 24), color=STALE_COLOUR, lw=1.1, alpha=0.85, zorder=3)
         if stale["phantom"].any():  # reads of a version the truth never kept
-            phantom_ops = ops.loc[ops["index"].isin(stale.loc[stale["phantom"], "index"])]
-            phantom_shown, _ = _every_kth(phantom_ops)
-            ax.scatter(
-                phantom_shown["invoke_s"], latency_of(phantom_shown), marker="+",
-                s=max(size, 30), color=WINDOW_COLOURS["phantom"], lw=1.1, alpha=0.85,
-                label=f"phantom read ({len(phantom_ops)})", zorder=3,
-            )
+            _mark(ax, ops, stale.loc[stale["phantom"], "index"], latency_of, "phantom read",
+                  marker="+", s=max(size, 30), color=WINDOW_COLOURS["phantom"], lw=1.1,
+                  alpha=0.85, zorder=3)
     _log_time_axis(ax, "y")
     if len(ops) == 0:
         ax.set_ylim(1e-4, 1.0)
@@ -153,10 +149,15 @@ def _draw_lost(ax, history: History, lost: pd.DataFrame | None) -> None:
     if lost is None or not len(lost):
         return
     ops = history.ops
-    shown, _ = _every_kth(ops.loc[ops["index"].isin(lost["index"])])
-    ax.scatter(shown["invoke_s"], _latency_floor(ops)(shown), marker="D", s=22,
-               facecolor="none", edgecolor=LOST_COLOUR, lw=1.0, zorder=4,
-               label=f"lost write ({len(lost)})")
+    _mark(ax, ops, lost["index"], _latency_floor(ops), "lost write", marker="D", s=22,
+          facecolor="none", edgecolor=LOST_COLOUR, lw=1.0, zorder=4)
+
+
+def _mark(ax, ops: pd.DataFrame, index, latency_of, label: str, **style) -> None:
+    """Mark the operations ``index`` names at their latency, labelled with their count."""
+    marked = ops.loc[ops["index"].isin(index)]
+    shown, _ = _every_kth(marked)
+    ax.scatter(shown["invoke_s"], latency_of(shown), label=f"{label} ({len(marked)})", **style)
 
 
 def _draw_events(axes, events: pd.DataFrame) -> None:
@@ -409,8 +410,7 @@ def window_cdf(history: History, *, stale: pd.DataFrame | None = None, windows: 
     figure = _new_figure(11, 6)
     ax = figure.subplots()
     durations = windows["duration_s"].to_numpy(np.float64)
-    positive = durations[durations > 0]
-    floor = positive.min() / 2 if len(positive) else MIN_LATENCY_S
+    floor = _log_floor(durations)
     copies = list(dict.fromkeys([*history.copy_info["copy"], *windows["copy"].unique()]))
     grouped = dict(tuple(windows.groupby("copy", sort=False))) if len(windows) else {}
     drawn = 0
@@ -555,11 +555,10 @@ def latency(
     handles = []
     # zero latencies (a run with no delays) lifted below the others, as in the timeline
     values = table[[quantile_column(q) for q in (0.5, 0.99)]].to_numpy(np.float64)
-    positive = values[values > 0]
-    floor = positive.min() / 2 if len(positive) else MIN_LATENCY_S
+    floor = _log_floor(values)
     for q, colour, lw, name in ((0.99, "#D55E00", 3.2, "p99"), (0.5, "#0072B2", 2.0, "p50 (median)")):
-        column = table[quantile_column(q)].to_numpy(np.float64)
-        (line,) = ax.plot(table["t_s"], np.where(column > 0, column, np.where(np.isnan(column), np.nan, floor)),
+        column = table[quantile_column(q)].to_numpy(np.float64)  # (NaN <= 0 is false: a gap stays)
+        (line,) = ax.plot(table["t_s"], np.where(column <= 0, floor, column),
                           color=colour, lw=lw, marker=".", ms=5, label=name)
         handles.append(line)
     _log_time_axis(ax, "y")
