@@ -16,7 +16,7 @@ import click
 
 from . import __version__
 from .errors import ScenarioNote, SedimentError
-from .scenario.bundled import bundled_folder, scenario_path as _scenario_path
+from .scenario.bundled import bundled_folder
 
 
 class _DefaultToRun(click.Group):
@@ -28,8 +28,12 @@ class _DefaultToRun(click.Group):
         return super().parse_args(ctx, args)
 
 
-def _fail(error: Exception):
+def _error(error: Exception) -> None:
     click.echo(f"error: {error}", err=True)
+
+
+def _fail(error: Exception):
+    _error(error)
     sys.exit(2)
 
 
@@ -105,7 +109,7 @@ def run(scenario, seed, out, overrides, duration, quiet, as_json):
     from .world import World
     from .report import format_summary
     try:
-        loaded = load(_scenario_path(scenario), overrides, seed=seed, duration=duration,
+        loaded = load(scenario, overrides, seed=seed, duration=duration,
                       duration_from=f"--duration {duration}")
         if not quiet:
             _notes(loaded)
@@ -181,7 +185,7 @@ def sweep(scenario, grid, seeds, overrides, duration, processes, out):
                 warnings.showwarning = lambda message, category, *rest: (
                     click.echo(f"note: {message}", err=True) if category is ScenarioNote
                     else shown(message, category, *rest))
-                table = run_sweep(_scenario_path(scenario), dict(paths), seeds=seeds,
+                table = run_sweep(scenario, dict(paths), seeds=seeds,
                                   processes=processes, overrides=overrides, duration=duration,
                                   progress=lambda done, _: progress(done))
         finally:
@@ -228,10 +232,11 @@ def _grid_option(text: str) -> tuple[str, list]:
     if not path.strip() or not values.strip():
         raise SedimentError(f"--over takes PATH=VALUES, for example "
                             f"'components.cache.ttl=[5s, 30s]', got {text!r}")
-    if not values.strip().startswith("[") and not all(p.strip() for p in values.split(",")):
+    listed = values.strip().startswith("[")  # [a, b] rather than a,b
+    if not listed and not all(p.strip() for p in values.split(",")):
         raise SedimentError(f"--over {text}: a value between commas is empty")
     try:
-        parsed = parse_value(values) if values.strip().startswith("[") else \
+        parsed = parse_value(values) if listed else \
             [parse_value(part) for part in values.split(",")]
     except SedimentError as error:
         raise SedimentError(f"--over {text}: {getattr(error, 'message', error)}") from None
@@ -277,9 +282,9 @@ def check(scenario, overrides, resolved):
     broken = 0
     for path in scenario:
         try:
-            loaded = load(_scenario_path(path), overrides)
+            loaded = load(path, overrides)  # a bundled scenario by name too
         except SedimentError as error:
-            click.echo(f"error: {error}", err=True)
+            _error(error)  # and the next file: all of them are checked
             broken += 1
             continue
         if resolved:

@@ -260,7 +260,7 @@ def test_bundled_scenarios_are_found_where_a_regular_install_puts_them(tmp_path,
     monkeypatch.setattr(bundled.sys, "prefix", str(tmp_path / "prefix"))
     monkeypatch.chdir(tmp_path)
     assert cli.bundled_folder() == installed
-    assert cli._scenario_path("lesson") == str(installed / "lesson.yaml")
+    assert bundled.scenario_path("lesson") == str(installed / "lesson.yaml")
     result = invoke("list")
     assert result.exit_code == 0 and "lesson.yaml" in result.output
     # and by name from Python, as on the command line
